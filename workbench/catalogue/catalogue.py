@@ -1,0 +1,431 @@
+"""The catalogue API: runs, params, metrics and queries, over any `Backend`.
+
+Validation happens here, once, whoever owns the file. All user values are bound
+parameters. Metric points are buffered and flushed in the background, so logging
+inside a training loop never waits on disk or on the network.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.catalogue.backend import Backend, Statement
+from workbench.catalogue.metric_buffer import MetricBuffer, now_us
+from workbench.core.entities import Lineage, Run, RunStatus
+from workbench.core.errors import InvalidInputError, NotFoundError
+from workbench.core.filters import ATTRIBUTES, compile_filter, parse_sort
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_RUN_REF = re.compile(r"^[0-9a-f]{4,32}$")
+_RUNS_HINT = "list runs with `workbench runs ls`"
+
+_INSERT_METRICS = """
+INSERT INTO metrics
+SELECT b.run_id, b.key, b.step, b.timestamp, b.value, coalesce(r.attempt, 1)
+FROM batch b LEFT JOIN runs r ON r.run_id = b.run_id
+"""
+_UPSERT_LATEST = """
+INSERT INTO latest_metrics
+SELECT run_id, key, max(step), arg_max(timestamp, step), arg_max(value, step)
+FROM batch GROUP BY run_id, key
+ON CONFLICT (run_id, key) DO UPDATE
+SET step = excluded.step, timestamp = excluded.timestamp, value = excluded.value
+WHERE excluded.step >= latest_metrics.step
+"""
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: the catalogue stores TIMESTAMP columns in UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Catalogue:
+    """Every read and write Workbench makes to its history goes through here."""
+
+    def __init__(
+        self, backend: Backend, *, flush_interval_s: float = 0.25, flush_rows: int = 200_000
+    ) -> None:
+        self.backend = backend
+        self.flush_interval_s = flush_interval_s
+        self.flush_rows = flush_rows
+        self._buffer = MetricBuffer()
+        self._steps: dict[tuple[str, str], int] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._flush_lock = threading.Lock()
+        self._flush_error: BaseException | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Catalogue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush buffered metrics, stop the flusher and release the backend."""
+        try:
+            self.flush()
+        finally:
+            self._stop.set()
+            self._wake.set()
+            if self._flusher is not None:
+                self._flusher.join(timeout=5)
+            self.backend.close()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        project: str,
+        *,
+        name: str | None = None,
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        kind: str = "run",
+        lineage: Lineage | None = None,
+        status: RunStatus = RunStatus.RUNNING,
+    ) -> str:
+        """Record a new run (with its params and tags, atomically) and return its id."""
+        if not project:
+            raise InvalidInputError("a run needs a project name", "pass project='my-project'")
+        run_id = uuid.uuid4().hex
+        now = utcnow()
+        lineage = lineage or Lineage()
+        started = now if status == RunStatus.RUNNING else None
+        statements = [
+            Statement(
+                "INSERT INTO runs (run_id, project, name, kind, parent_run_id, status, attempt, "
+                "created_at, started_at, heartbeat_at, git_commit, git_dirty, data_fingerprint, "
+                "environment, cluster_id, nodes) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id, project, name, kind, parent_run_id, str(status), now, started, started,
+                    lineage.git_commit, lineage.git_dirty, lineage.data_fingerprint,
+                    json.dumps(lineage.environment), lineage.cluster_id, json.dumps(lineage.nodes),
+                ),
+            )
+        ]
+        statements += _key_values("params", run_id, params or {})
+        statements += _key_values("tags", run_id, tags or {})
+        self.backend.write(statements)
+        return run_id
+
+    def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
+        """Record params (stored as text, like MLflow); re-logging a key overwrites it."""
+        self.backend.write(_key_values("params", run_id, params))
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Record free-form tags on a run."""
+        self.backend.write(_key_values("tags", run_id, tags))
+
+    def set_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        """Move a run to `status`; a terminal status also stamps `ended_at`."""
+        self.flush()
+        ended = utcnow() if status.terminal else None
+        self.backend.write(
+            [
+                Statement(
+                    "UPDATE runs SET status = ?, ended_at = ?, error = ?, traceback = ? "
+                    "WHERE run_id = ?",
+                    (str(status), ended, error, traceback, run_id),
+                )
+            ]
+        )
+
+    def finish_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> None:
+        """Flush the run's metrics and mark it finished (or another terminal status)."""
+        if not status.terminal:
+            raise InvalidInputError(f"{status} is not a terminal status")
+        self.set_status(run_id, status)
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        step: int | None = None,
+        timestamp_us: int | None = None,
+    ) -> None:
+        """Buffer one point; returns at once. `step` defaults to one past this client's last."""
+        if step is None:
+            step = self._steps.get((run_id, key), -1) + 1
+        self._steps[(run_id, key)] = step
+        size = self._buffer.add(run_id, key, float(value), step, timestamp_us or now_us())
+        self._after_add(size)
+
+    def log_metrics(
+        self,
+        run_id: str,
+        key: str,
+        steps: Sequence[int] | np.ndarray,
+        values: Sequence[float] | np.ndarray,
+        timestamps_us: Sequence[int] | np.ndarray | None = None,
+    ) -> None:
+        """Buffer a whole history of one metric at once (columnar, the fast path)."""
+        steps_arr = np.asarray(steps, dtype=np.int64)
+        values_arr = np.asarray(values, dtype=np.float64)
+        if steps_arr.shape != values_arr.shape or steps_arr.ndim != 1:
+            raise InvalidInputError("steps and values must be 1-D and of the same length")
+        if timestamps_us is None:
+            stamps = np.full(len(steps_arr), now_us(), dtype=np.int64)
+        else:
+            stamps = np.asarray(timestamps_us, dtype=np.int64)
+        if len(steps_arr):
+            self._steps[(run_id, key)] = int(steps_arr.max())
+        self._after_add(self._buffer.add_many(run_id, key, steps_arr, values_arr, stamps))
+
+    def log_batch(self, run_id: str, metrics: Iterable[tuple[str, float, int]]) -> None:
+        """Buffer (key, value, step) points; built on the same buffer as `log_metric`."""
+        stamp = now_us()
+        for key, value, step in metrics:
+            self.log_metric(run_id, key, value, step, stamp)
+
+    def flush(self) -> None:
+        """Write everything buffered now, in one transaction, and wait for pending writes."""
+        with self._flush_lock:
+            self._raise_flush_error()
+            self._write_buffer(wait=True)
+            self.backend.sync()
+
+    def _after_add(self, size: int) -> None:
+        if self._flusher is None:
+            self._start_flusher()
+        if size >= self.flush_rows:
+            self._wake.set()
+
+    def _start_flusher(self) -> None:
+        with self._flush_lock:
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="workbench-metric-flusher", daemon=True
+                )
+                self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            with self._flush_lock:
+                if self._flush_error is not None:
+                    continue
+                try:
+                    self._write_buffer(wait=False)
+                except BaseException as error:  # kept and raised by the next flush()
+                    self._flush_error = error
+
+    def _write_buffer(self, *, wait: bool) -> None:
+        table = self._buffer.drain()
+        if table is None:
+            return
+        self.backend.write(
+            [Statement(_INSERT_METRICS, data=table), Statement(_UPSERT_LATEST, data=table)],
+            wait=wait,
+        )
+
+    def _raise_flush_error(self) -> None:
+        if self._flush_error is not None:
+            error, self._flush_error = self._flush_error, None
+            raise error
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def resolve_run_id(self, ref: str) -> str:
+        """A full run id from an id or a unique prefix of at least 4 hex characters."""
+        ref = ref.strip().lower()
+        if not _RUN_REF.match(ref):
+            raise NotFoundError(f"no run matches {ref!r}: run ids are hex", _RUNS_HINT)
+        rows = self.backend.query(
+            "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id LIMIT 2", (ref,)
+        ).column("run_id").to_pylist()
+        if not rows:
+            raise NotFoundError(f"no run matches {ref!r}", _RUNS_HINT)
+        if len(rows) > 1:
+            raise InvalidInputError(f"run id prefix {ref!r} is ambiguous", "give more characters")
+        return str(rows[0])
+
+    def get_run(self, ref: str) -> Run:
+        """One run with its params, latest metrics and tags; NotFoundError if unknown."""
+        run_id = self.resolve_run_id(ref)
+        self.flush()
+        return self._load_runs(self._query_runs("r.run_id = ?", (run_id,), "", (), 1))[0]
+
+    def search_runs(
+        self,
+        *,
+        project: str | None = None,
+        status: str | None = None,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Runs matching a filter, sorted, at most `limit`, each with params and metrics."""
+        if limit < 1:
+            raise InvalidInputError(f"--limit must be at least 1, got {limit}")
+        self.flush()
+        clauses: list[str] = []
+        values: list[object] = []
+        if project:
+            clauses.append("r.project = ?")
+            values.append(project)
+        if status:
+            try:
+                values.append(str(RunStatus(status.lower())))
+            except ValueError:
+                known = ", ".join(s.value for s in RunStatus)
+                raise InvalidInputError(f"unknown status {status!r}", f"one of: {known}") from None
+            clauses.append("r.status = ?")
+        if where:
+            fragment = compile_filter(where)
+            clauses.append(fragment.sql)
+            values.extend(fragment.params)
+        join, join_values, order = _sort_sql(sort)
+        condition = " AND ".join(clauses) or "true"
+        return self._load_runs(self._query_runs(condition, values, join, join_values, limit, order))
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        """Names of the metrics a run has logged."""
+        table = self.backend.query(
+            "SELECT key FROM latest_metrics WHERE run_id = ? ORDER BY key", (run_id,)
+        )
+        return [str(k) for k in table.column("key").to_pylist()]
+
+    def metric_history(self, ref: str, key: str) -> pa.Table:
+        """(step, timestamp, value) of one metric, one row per step (latest attempt wins)."""
+        run_id = self.resolve_run_id(ref)
+        self.flush()
+        table = self.backend.query(
+            "SELECT step, timestamp, value FROM metrics WHERE run_id = ? AND key = ? "
+            "QUALIFY row_number() OVER (PARTITION BY step ORDER BY attempt DESC, timestamp DESC) = 1 "
+            "ORDER BY step",
+            (run_id, key),
+        )
+        if table.num_rows == 0:
+            keys = ", ".join(self.metric_keys(run_id)) or "none yet"
+            raise NotFoundError(f"run {run_id[:12]} has no metric {key!r}", f"its metrics: {keys}")
+        return table
+
+    def sql(self, query: str) -> pa.Table:
+        """Run one read-only SQL statement against the catalogue (writes are refused)."""
+        self.flush()
+        return self.backend.query(query)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _query_runs(
+        self,
+        condition: str,
+        values: Sequence[object],
+        join: str,
+        join_values: Sequence[object],
+        limit: int,
+        order: str = "r.created_at DESC",
+    ) -> pa.Table:
+        sql = (
+            f"SELECT r.* FROM runs r {join} WHERE {condition} "
+            f"ORDER BY {order}, r.run_id LIMIT ?"
+        )
+        return self.backend.query(sql, (*join_values, *values, limit))
+
+    def _load_runs(self, runs: pa.Table) -> list[Run]:
+        ids = runs.column("run_id").to_pylist()
+        if not ids:
+            return []
+        details = self.backend.query(
+            "SELECT 'params' AS ns, run_id, key, value FROM params WHERE list_contains(?, run_id) "
+            "UNION ALL SELECT 'tags', run_id, key, value FROM tags WHERE list_contains(?, run_id) "
+            "UNION ALL SELECT 'metrics', run_id, key, CAST(value AS VARCHAR) FROM latest_metrics "
+            "WHERE list_contains(?, run_id)",
+            (ids, ids, ids),
+        ).to_pydict()
+        extra: dict[str, dict[str, dict[str, Any]]] = {
+            i: {"params": {}, "tags": {}, "metrics": {}} for i in ids
+        }
+        for ns, run_id, key, value in zip(
+            details["ns"], details["run_id"], details["key"], details["value"], strict=True
+        ):
+            extra[run_id][ns][key] = float(value) if ns == "metrics" else value
+        return [_run_from_row(row, extra[row["run_id"]]) for row in runs.to_pylist()]
+
+
+def _key_values(table: str, run_id: str, items: Mapping[str, object]) -> list[Statement]:
+    if not items:
+        return []
+    rows: list[object] = []
+    for key, value in items.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidInputError(f"{table} keys must be non-empty strings, got {key!r}")
+        rows += [run_id, key, None if value is None else str(value)]
+    placeholders = ", ".join("(?, ?, ?)" for _ in items)
+    return [
+        Statement(
+            f"INSERT INTO {table} (run_id, key, value) VALUES {placeholders} "
+            "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+            tuple(rows),
+        )
+    ]
+
+
+def _sort_sql(sort: str | None) -> tuple[str, tuple[object, ...], str]:
+    """JOIN clause, its bound values, and ORDER BY text for a user sort key."""
+    if not sort:
+        return "", (), "r.created_at DESC"
+    key = parse_sort(sort)
+    direction = "DESC" if key.descending else "ASC"
+    if key.field.namespace is None:
+        return "", (), f"{ATTRIBUTES[key.field.name]} {direction} NULLS LAST"
+    table = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}[key.field.namespace]
+    join = f"LEFT JOIN {table} s ON s.run_id = r.run_id AND s.key = ?"
+    if key.field.namespace == "metrics":
+        order = f"s.value {direction} NULLS LAST"
+    else:
+        order = f"TRY_CAST(s.value AS DOUBLE) {direction} NULLS LAST, s.value {direction} NULLS LAST"
+    return join, (key.field.name,), order
+
+
+def _run_from_row(row: dict[str, Any], extra: dict[str, dict[str, Any]]) -> Run:
+    return Run(
+        run_id=row["run_id"],
+        project=row["project"],
+        name=row["name"],
+        status=RunStatus(row["status"]),
+        attempt=row["attempt"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        parent_run_id=row["parent_run_id"],
+        kind=row["kind"],
+        error=row["error"],
+        lineage=Lineage(
+            git_commit=row["git_commit"],
+            git_dirty=row["git_dirty"],
+            data_fingerprint=row["data_fingerprint"],
+            environment=json.loads(row["environment"] or "{}"),
+            cluster_id=row["cluster_id"],
+            nodes=json.loads(row["nodes"] or "[]"),
+        ),
+        params=extra["params"],
+        metrics=extra["metrics"],
+        tags=extra["tags"],
+    )

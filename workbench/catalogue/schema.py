@@ -1,0 +1,230 @@
+"""Schema as named migrations, applied once each and recorded in `migrations`.
+
+Append new migrations to MIGRATIONS; never edit or reorder one that has shipped.
+A catalogue holding a migration this list does not know was written by a newer
+Workbench and is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+
+class Migration(NamedTuple):
+    """A named schema step: statements run in one transaction."""
+
+    name: str
+    statements: Sequence[str]
+
+
+_INITIAL = [
+    """CREATE TABLE projects (
+        name VARCHAR PRIMARY KEY,
+        root VARCHAR,
+        spec JSON,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE runs (
+        run_id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        name VARCHAR,
+        kind VARCHAR NOT NULL DEFAULT 'run',
+        parent_run_id VARCHAR,
+        pipeline_run_id VARCHAR,
+        status VARCHAR NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        created_at TIMESTAMP NOT NULL,
+        started_at TIMESTAMP,
+        ended_at TIMESTAMP,
+        heartbeat_at TIMESTAMP,
+        git_commit VARCHAR,
+        git_dirty BOOLEAN,
+        data_fingerprint VARCHAR,
+        environment JSON,
+        cluster_id VARCHAR,
+        nodes JSON,
+        error VARCHAR,
+        traceback VARCHAR
+    )""",
+    """CREATE TABLE params (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR,
+        PRIMARY KEY (run_id, key)
+    )""",
+    """CREATE TABLE tags (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR,
+        PRIMARY KEY (run_id, key)
+    )""",
+    # Long format, no index: appends must stay as fast as DuckDB can go.
+    """CREATE TABLE metrics (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        step BIGINT NOT NULL,
+        timestamp TIMESTAMP NOT NULL,
+        value DOUBLE,
+        attempt INTEGER NOT NULL DEFAULT 1
+    )""",
+    # Maintained on every metric write so search and sort never scan history.
+    """CREATE TABLE latest_metrics (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        step BIGINT NOT NULL,
+        timestamp TIMESTAMP NOT NULL,
+        value DOUBLE,
+        PRIMARY KEY (run_id, key)
+    )""",
+    """CREATE TABLE artifacts (
+        run_id VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        kind VARCHAR,
+        uri VARCHAR NOT NULL,
+        size_bytes BIGINT,
+        sha256 VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (run_id, path)
+    )""",
+    """CREATE TABLE model_versions (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        run_id VARCHAR,
+        uri VARCHAR NOT NULL,
+        sha256 VARCHAR,
+        flavor VARCHAR,
+        signature JSON,
+        gate JSON,
+        description VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (name, version)
+    )""",
+    """CREATE TABLE model_aliases (
+        name VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (name, alias)
+    )""",
+    """CREATE TABLE deployments (
+        deployment_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        model_name VARCHAR NOT NULL,
+        model_version INTEGER NOT NULL,
+        route_prefix VARCHAR,
+        url VARCHAR,
+        status VARCHAR NOT NULL,
+        config JSON,
+        created_at TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP
+    )""",
+    """CREATE TABLE requests (
+        deployment_id VARCHAR NOT NULL,
+        request_id VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        model_version INTEGER,
+        status_code INTEGER,
+        latency_ms DOUBLE,
+        inputs JSON,
+        outputs JSON,
+        shadow_outputs JSON
+    )""",
+    """CREATE TABLE drift_profiles (
+        profile_id VARCHAR PRIMARY KEY,
+        model_name VARCHAR,
+        model_version INTEGER,
+        source VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        profile JSON
+    )""",
+    """CREATE TABLE drift_checks (
+        check_id VARCHAR PRIMARY KEY,
+        profile_id VARCHAR,
+        model_name VARCHAR,
+        model_version INTEGER,
+        window_start TIMESTAMP,
+        window_end TIMESTAMP,
+        created_at TIMESTAMP NOT NULL,
+        drifted BOOLEAN,
+        summary JSON
+    )""",
+    """CREATE TABLE drift_results (
+        check_id VARCHAR NOT NULL,
+        feature VARCHAR NOT NULL,
+        statistic VARCHAR NOT NULL,
+        value DOUBLE,
+        threshold DOUBLE,
+        drifted BOOLEAN
+    )""",
+    """CREATE TABLE resource_samples (
+        ts TIMESTAMP NOT NULL,
+        node_id VARCHAR NOT NULL,
+        run_id VARCHAR,
+        cpu_percent DOUBLE,
+        mem_used_bytes BIGINT,
+        mem_total_bytes BIGINT,
+        gpu_index INTEGER,
+        gpu_util_percent DOUBLE,
+        gpu_mem_used_bytes BIGINT,
+        gpu_mem_total_bytes BIGINT,
+        gpu_power_w DOUBLE
+    )""",
+    """CREATE TABLE pipeline_runs (
+        run_id VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        status VARCHAR NOT NULL,
+        cached BOOLEAN NOT NULL DEFAULT false,
+        cache_key VARCHAR,
+        started_at TIMESTAMP,
+        ended_at TIMESTAMP,
+        error VARCHAR,
+        PRIMARY KEY (run_id, step, attempt)
+    )""",
+    # Append-only: Workbench inserts here and never updates or deletes. Ids are assigned by
+    # the single writer as max + 1 (no sequence, so an import keeps its ids and later ones follow).
+    """CREATE TABLE audit_events (
+        event_id BIGINT PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        actor VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        target VARCHAR,
+        reason VARCHAR,
+        details JSON
+    )""",
+]
+
+MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
+
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
+    name VARCHAR PRIMARY KEY,
+    applied_at TIMESTAMP NOT NULL
+)"""
+
+# Every table a catalogue holds, in an order that import can follow.
+TABLES: tuple[str, ...] = (
+    "migrations",
+    "projects",
+    "runs",
+    "params",
+    "tags",
+    "metrics",
+    "latest_metrics",
+    "artifacts",
+    "model_versions",
+    "model_aliases",
+    "deployments",
+    "requests",
+    "drift_profiles",
+    "drift_checks",
+    "drift_results",
+    "resource_samples",
+    "pipeline_runs",
+    "audit_events",
+)
+
+
+def known_migrations() -> list[str]:
+    """Names of the migrations this version of Workbench knows, in order."""
+    return [m.name for m in MIGRATIONS]

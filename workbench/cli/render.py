@@ -1,0 +1,65 @@
+"""Output helpers shared by commands: JSON on stdout, tables and messages via rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+STATUS_STYLE = {
+    "running": "cyan",
+    "queued": "blue",
+    "finished": "green",
+    "failed": "red",
+    "crashed": "magenta",
+    "cancelled": "yellow",
+}
+
+
+def emit_json(document: Any) -> None:
+    """Print one JSON document on stdout and nothing else (the --json contract)."""
+    sys.stdout.write(json.dumps(document, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; on stderr for progress and messages."""
+    from rich.console import Console  # deferred: keeps `workbench --help` light
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def short_time(value: datetime | None) -> str:
+    """Compact timestamp for tables (UTC)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def short_duration(seconds: float | None) -> str:
+    """1.2s, 3m04s, 2h05m."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_value(value: object) -> str:
+    """Numbers to 4 significant digits, the rest as text."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)

@@ -1,0 +1,172 @@
+"""`workbench runs ...`: list, show and chart runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from workbench.cli.render import (
+    STATUS_STYLE,
+    console,
+    emit_json,
+    format_value,
+    short_duration,
+    short_time,
+)
+
+if TYPE_CHECKING:
+    from workbench.core.entities import Run
+
+
+@click.group()
+def runs() -> None:
+    """List, inspect and chart runs recorded in the catalogue."""
+
+
+@runs.command("ls")
+@click.option("--project", "-p", help="Only runs of this project.")
+@click.option("--status", "-s", help="Only runs in this status (running, finished, failed, ...).")
+@click.option(
+    "--where",
+    "-w",
+    metavar="EXPR",
+    help="Filter, e.g. \"params.lr = '0.01' and metrics.auc > 0.9\". "
+    "Columns: attributes, params.K, metrics.K (latest value), tags.K.",
+)
+@click.option("--sort", metavar="KEY", help="Sort key; '-' for descending, e.g. -metrics.auc.")
+@click.option("--limit", "-n", default=50, show_default=True, help="At most this many runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of runs).")
+def ls(
+    project: str | None,
+    status: str | None,
+    where: str | None,
+    sort: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List runs, newest first."""
+    from workbench.core.settings import load_settings
+    from workbench.services.runs import list_runs
+
+    found = list_runs(
+        load_settings(), project=project, status=status, where=where, sort=sort, limit=limit
+    )
+    if as_json:
+        emit_json([run.to_json() for run in found])
+        return
+    _print_runs(found)
+
+
+def _print_runs(found: list[Run]) -> None:
+    from rich.table import Table
+
+    out = console()
+    if not found:
+        out.print("no runs yet", style="dim")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("RUN", "PROJECT", "NAME", "STATUS", "ATTEMPT", "CREATED", "DURATION", "METRICS"):
+        table.add_column(column, no_wrap=column != "METRICS")
+    for run in found:
+        metrics = "  ".join(f"{k}={format_value(v)}" for k, v in sorted(run.metrics.items())[:4])
+        table.add_row(
+            run.run_id[:12],
+            run.project,
+            run.name or "-",
+            f"[{STATUS_STYLE.get(run.status, '')}]{run.status}[/]",
+            str(run.attempt),
+            short_time(run.created_at),
+            short_duration(run.duration_s),
+            metrics or "-",
+        )
+    out.print(table)
+
+
+@runs.command("show")
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(run: str, as_json: bool) -> None:
+    """Show one run: status, lineage, params and latest metrics. RUN is an id or unique prefix."""
+    from workbench.core.settings import load_settings
+    from workbench.services.runs import show_run
+
+    found = show_run(load_settings(), run)
+    if as_json:
+        emit_json(found.to_json())
+        return
+    _print_run(found)
+
+
+def _print_run(run: Run) -> None:
+    from rich.table import Table
+
+    out = console()
+    style = STATUS_STYLE.get(run.status, "")
+    out.print(f"[bold]run {run.run_id}[/]  [{style}]{run.status}[/]  attempt {run.attempt}")
+    facts = [
+        ("project", run.project),
+        ("name", run.name),
+        ("kind", run.kind),
+        ("parent", run.parent_run_id),
+        ("created", short_time(run.created_at)),
+        ("started", short_time(run.started_at)),
+        ("ended", short_time(run.ended_at)),
+        ("duration", short_duration(run.duration_s)),
+        ("git", _git(run)),
+        ("data", run.lineage.data_fingerprint),
+        ("cluster", run.lineage.cluster_id),
+        ("error", run.error),
+    ]
+    for label, value in facts:
+        if value not in (None, "", "-"):
+            out.print(f"  [dim]{label:<9}[/] {value}")
+    for title, values in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags)):
+        if not values:
+            continue
+        table = Table(title=title, title_justify="left", box=None, show_header=False)
+        table.add_column(style="dim")
+        table.add_column()
+        for key, value in sorted(values.items()):
+            table.add_row(key, format_value(value))
+        out.print(table)
+
+
+def _git(run: Run) -> str | None:
+    if not run.lineage.git_commit:
+        return None
+    return run.lineage.git_commit[:12] + (" (dirty)" if run.lineage.git_dirty else "")
+
+
+@runs.command("metrics")
+@click.argument("run")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+def metrics(run: str, key: str, as_json: bool) -> None:
+    """Chart the history of metric KEY of RUN in the terminal (or print it with --json)."""
+    from workbench.core.settings import load_settings
+    from workbench.services.runs import metric_history
+
+    run_id, history = metric_history(load_settings(), run, key)
+    columns = history.to_pydict()
+    if as_json:
+        points = [
+            {"step": s, "timestamp": t, "value": v}
+            for s, t, v in zip(columns["step"], columns["timestamp"], columns["value"], strict=True)
+        ]
+        emit_json({"run_id": run_id, "key": key, "points": points})
+        return
+    import plotext as plt  # deferred: only this command draws
+
+    plt.clear_figure()
+    plt.plot(columns["step"], columns["value"], marker="braille")
+    plt.title(f"{key} - run {run_id[:12]}")
+    plt.xlabel("step")
+    plt.theme("clear")
+    plt.plotsize(min(click.get_terminal_size()[0], 100), 20)
+    plt.show()
+    values = [v for v in columns["value"] if v is not None]
+    if values:
+        click.echo(
+            f"{len(values)} points  last {values[-1]:.4g}  min {min(values):.4g}  max {max(values):.4g}"
+        )

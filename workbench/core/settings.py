@@ -1,0 +1,41 @@
+"""Where Workbench keeps its files; one place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CATALOGUE_FILE = "catalogue.duckdb"
+OWNER_FILE = "catalogue.owner.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations. `home` comes from WORKBENCH_HOME or the platform's user data dir."""
+
+    home: Path
+
+    @property
+    def catalogue_path(self) -> Path:
+        """The DuckDB file that holds every run, model, deployment and drift check."""
+        return self.home / CATALOGUE_FILE
+
+    @property
+    def owner_file(self) -> Path:
+        """Written by a cluster-side catalogue owner so other processes know where to send work."""
+        return self.home / OWNER_FILE
+
+
+def load_settings(home: str | os.PathLike[str] | None = None) -> Settings:
+    """Settings for an explicit home, else WORKBENCH_HOME, else the user data directory."""
+    if home is None:
+        home = os.environ.get("WORKBENCH_HOME") or _default_home()
+    return Settings(home=Path(home).expanduser().resolve())
+
+
+def _default_home() -> str:
+    # platformdirs is tiny and pure Python; imported here to keep module import free of it.
+    import platformdirs
+
+    return platformdirs.user_data_dir("workbench", appauthor=False)
