@@ -43,7 +43,7 @@ class DuckDBBackend(Backend):
         self.path = Path(path)
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = _connect(self.path)
+        self._con: duckdb.DuckDBPyConnection | None = _connect(self.path)
         try:
             migrate(self._con, self.path)
         except BaseException:
@@ -56,36 +56,55 @@ class DuckDBBackend(Backend):
 
     def write(self, statements: Sequence[Statement], *, wait: bool = True) -> None:
         with self._lock:
-            con = self._con
+            con = self._connection()
             try:
                 con.execute("BEGIN TRANSACTION")
                 for statement in statements:
-                    if statement.data is not None:
-                        con.register("batch", statement.data)
-                    try:
+                    if statement.data is None:
                         con.execute(statement.sql, list(statement.params))
-                    finally:
-                        if statement.data is not None:
-                            con.unregister("batch")
+                        continue
+                    con.register("batch", statement.data)
+                    con.execute(statement.sql, list(statement.params))
+                    con.unregister("batch")
                 con.execute("COMMIT")
             except duckdb.Error as error:
                 _rollback(con)
+                _unregister(con)
+                if isinstance(error, duckdb.FatalException):
+                    self._invalidate()  # reopened (and the WAL replayed) on the next call
                 raise _write_error(self.path, error) from None
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
         ensure_read_only(sql)
         with self._lock:
             try:
-                relation = self._con.sql(sql, params=list(params))
+                relation = self._connection().sql(sql, params=list(params))
                 return relation.to_arrow_table()
             except duckdb.FatalException as error:
-                raise CatalogueError(f"catalogue {self.path} failed: {error}") from None
+                self._invalidate()
+                raise CatalogueError(f"catalogue {self.path} failed: {_first_line(error)}") from None
             except duckdb.Error as error:
                 raise InvalidInputError(_first_line(error), "check the SQL against `DESCRIBE runs`") from None
 
     def close(self) -> None:
         with self._lock:
-            self._con.close()
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = _connect(self.path)
+        return self._con
+
+    def _invalidate(self) -> None:
+        """After a fatal error DuckDB refuses all work on this instance; drop it."""
+        if self._con is not None:
+            try:
+                self._con.close()
+            except duckdb.Error:
+                pass  # closing an invalidated database may itself complain
+            self._con = None
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -164,11 +183,18 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         pass  # no transaction open, or the database was invalidated; nothing more to undo
 
 
+def _unregister(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.unregister("batch")
+    except duckdb.Error:
+        pass  # nothing registered, or the database was invalidated
+
+
 def _write_error(path: Path, error: duckdb.Error) -> CatalogueWriteError:
     text = _first_line(error)
-    hint = "nothing of this batch was written; earlier data is intact"
+    hint = "data committed before this write is intact"
     if any(s in text for s in ("No space left", "File too large", "disk", "Disk")):
-        hint = "the disk is full or a file size limit was hit: " + hint
+        hint = "the disk is full or a file size limit was hit: free space and retry; " + hint
     return CatalogueWriteError(f"could not write to catalogue {path}: {text}", hint)
 
 

@@ -156,17 +156,26 @@ def metrics(run: str, key: str, as_json: bool) -> None:
         ]
         emit_json({"run_id": run_id, "key": key, "points": points})
         return
-    import plotext as plt  # deferred: only this command draws
-
-    plt.clear_figure()
-    plt.plot(columns["step"], columns["value"], marker="braille")
-    plt.title(f"{key} - run {run_id[:12]}")
-    plt.xlabel("step")
-    plt.theme("clear")
-    plt.plotsize(min(click.get_terminal_size()[0], 100), 20)
-    plt.show()
+    click.echo(_chart(columns["step"], columns["value"], f"{key} - run {run_id[:12]}"))
     values = [v for v in columns["value"] if v is not None]
     if values:
         click.echo(
             f"{len(values)} points  last {values[-1]:.4g}  min {min(values):.4g}  max {max(values):.4g}"
         )
+
+
+def _chart(steps: list[int], values: list[float], title: str) -> str:
+    """A braille line chart of one metric, sized to the terminal; colourless when piped."""
+    import shutil
+    import sys
+
+    import plotext  # deferred: only this command draws
+
+    figure = plotext.figure
+    figure.clear()
+    figure.draw(figure.signal(steps, values, marker="braille"))
+    figure.title(title)
+    figure.label("step", axis="x")
+    figure.theme("clear")
+    figure.plot_size(min(shutil.get_terminal_size().columns, 100), 20)
+    return str(figure.build().string(colorless=not sys.stdout.isatty()))

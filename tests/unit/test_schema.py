@@ -1,0 +1,89 @@
+"""Migrations produce the designed schema, are recorded, and newer catalogues are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from workbench.catalogue.duckdb_backend import DuckDBBackend
+from workbench.catalogue.schema import TABLES, known_migrations
+from workbench.core.errors import CatalogueError
+
+EXPECTED_COLUMNS = {
+    "runs": [
+        "run_id", "project", "name", "kind", "parent_run_id", "pipeline_run_id", "status",
+        "attempt", "created_at", "started_at", "ended_at", "heartbeat_at", "git_commit",
+        "git_dirty", "data_fingerprint", "environment", "cluster_id", "nodes", "error", "traceback",
+    ],
+    "params": ["run_id", "key", "value"],
+    "metrics": ["run_id", "key", "step", "timestamp", "value", "attempt"],
+    "latest_metrics": ["run_id", "key", "step", "timestamp", "value"],
+    "model_versions": [
+        "name", "version", "run_id", "uri", "sha256", "flavor", "signature", "gate",
+        "description", "created_at",
+    ],
+    "model_aliases": ["name", "alias", "version", "updated_at"],
+    "requests": [
+        "deployment_id", "request_id", "ts", "model_version", "status_code", "latency_ms",
+        "inputs", "outputs", "shadow_outputs",
+    ],
+    "audit_events": ["event_id", "ts", "actor", "action", "target", "reason", "details"],
+    "migrations": ["name", "applied_at"],
+}
+
+
+def _columns(path: Path) -> dict[str, list[str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "ORDER BY table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, []).append(column)
+    return found
+
+
+def test_fresh_catalogue_has_every_table_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    DuckDBBackend(path).close()
+    columns = _columns(path)
+    assert sorted(columns) == sorted(TABLES)
+    for table, expected in EXPECTED_COLUMNS.items():
+        assert columns[table] == expected, table
+
+
+def test_migrations_are_recorded_once(tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    DuckDBBackend(path).close()
+    DuckDBBackend(path).close()  # reopening applies nothing twice
+    con = duckdb.connect(str(path))
+    names = [r[0] for r in con.execute("SELECT name FROM migrations").fetchall()]
+    con.close()
+    assert names == known_migrations()
+
+
+def test_catalogue_from_a_newer_workbench_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    DuckDBBackend(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO migrations VALUES ('9999_from_the_future', now())")
+    con.close()
+    before = path.read_bytes()
+    with pytest.raises(CatalogueError, match="newer version") as info:
+        DuckDBBackend(path)
+    assert "upgrade" in info.value.hint
+    assert path.read_bytes() == before
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CatalogueError, match="not a valid DuckDB database"):
+        DuckDBBackend(path)
+    assert path.read_bytes() == b"this is not a database" * 100
