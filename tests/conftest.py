@@ -40,6 +40,8 @@ def ray_cluster() -> Iterator[object]:
     import ray
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", namespace="workbench-tests")
+    ray.init(
+        num_cpus=2, include_dashboard=False, logging_level="ERROR", namespace="workbench-tests"
+    )
     yield ray
     ray.shutdown()

@@ -41,7 +41,8 @@ def seeded(settings: Settings) -> list[str]:
 def test_help_teaches(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
-    assert "runs" in result.output and "catalogue" in result.output
+    assert "runs" in result.output
+    assert "catalogue" in result.output
     assert "Examples" in result.output
 
 
@@ -69,7 +70,9 @@ def test_runs_ls_table_and_json(runner: CliRunner, seeded: list[str]) -> None:
 def test_runs_show(runner: CliRunner, seeded: list[str]) -> None:
     result = runner.invoke(cli, ["runs", "show", seeded[0][:6]])
     assert result.exit_code == 0, result.output
-    assert seeded[0] in result.output and "lr" in result.output and "loss" in result.output
+    assert seeded[0] in result.output
+    assert "lr" in result.output
+    assert "loss" in result.output
     shown = json.loads(runner.invoke(cli, ["runs", "show", seeded[0], "--json"]).stdout)
     assert shown["run_id"] == seeded[0]
     assert shown["params"] == {"lr": "0.1"}
@@ -80,14 +83,18 @@ def test_runs_metrics_chart_and_json(runner: CliRunner, seeded: list[str]) -> No
     result = runner.invoke(cli, ["runs", "metrics", seeded[0], "loss"])
     assert result.exit_code == 0, result.output
     assert f"loss - run {seeded[0][:12]}" in result.output
-    assert "30 points" in result.output and "last 0.03333" in result.output
+    assert "30 points" in result.output
+    assert "last 0.03333" in result.output
     data = json.loads(runner.invoke(cli, ["runs", "metrics", seeded[0], "loss", "--json"]).stdout)
     assert [p["step"] for p in data["points"]] == list(range(30))
     assert data["points"][0]["value"] == 1.0
 
 
 def test_catalogue_sql_path_export_import(
-    runner: CliRunner, seeded: list[str], settings: Settings, tmp_path: Path,
+    runner: CliRunner,
+    seeded: list[str],
+    settings: Settings,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     result = runner.invoke(cli, ["catalogue", "path"])
@@ -156,7 +163,10 @@ def _snapshot(settings: Settings) -> list[tuple[object, ...]]:
 def _workbench(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "workbench.cli", *args],
-        capture_output=True, text=True, env={**_env(), "WORKBENCH_HOME": str(home)}, timeout=60,
+        capture_output=True,
+        text=True,
+        env={**_env(), "WORKBENCH_HOME": str(home)},
+        timeout=60,
     )
 
 
@@ -183,20 +193,26 @@ def test_newer_schema_is_refused_cleanly(settings: Settings, home: Path) -> None
     con.close()
     result = _workbench("runs", "ls", home=home)
     assert result.returncode == 2
-    assert "newer version" in result.stderr and "hint: upgrade" in result.stderr
+    assert "newer version" in result.stderr
+    assert "hint: upgrade" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_locked_catalogue_names_the_holder(settings: Settings, home: Path) -> None:
     DuckDBBackend(settings.catalogue_path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, sys, time; c = duckdb.connect({str(settings.catalogue_path)!r}); "
-         "print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(settings.catalogue_path)!r}); "
+            "print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
         result = _workbench("runs", "ls", home=home)
         assert result.returncode == 2
         assert f"in use by process {holder.pid}" in result.stderr

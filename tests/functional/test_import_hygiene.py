@@ -30,15 +30,24 @@ def _loaded(args: list[str], home: Path, tmp_path: Path) -> dict[str, object]:
     env["WORKBENCH_HOME"] = str(home)
     subprocess.run(
         [sys.executable, "-c", _PROBE.format(heavy=HEAVY, out=str(out)), *args],
-        env=env, capture_output=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     return json.loads(out.read_text())  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["runs", "ls"], ["runs", "ls", "--json"], ["catalogue", "sql", "SELECT 1"],
-     ["version"], ["catalogue", "path"]],
+    [
+        ["--help"],
+        ["runs", "ls"],
+        ["runs", "ls", "--json"],
+        ["catalogue", "sql", "SELECT 1"],
+        ["version"],
+        ["catalogue", "path"],
+    ],
 )
 def test_no_engine_imported(args: list[str], home: Path, tmp_path: Path) -> None:
     probe = _loaded(args, home, tmp_path)

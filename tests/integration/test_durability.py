@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 ROWS_PER_BATCH = 5_000
 
-_OWNER = """
+_OWNER = f"""
 import sys
 import numpy as np
 from workbench.catalogue import Catalogue
@@ -42,9 +42,9 @@ print("ready", flush=True)
 batch = first
 try:
     while True:
-        steps = np.arange({rows})
+        steps = np.arange({ROWS_PER_BATCH})
         catalogue.log_params(run_id, {{f"batch-{{batch:05d}}": batch}})  # its own transaction
-        catalogue.log_metrics(run_id, f"batch-{{batch:05d}}", steps, np.random.rand({rows}))
+        catalogue.log_metrics(run_id, f"batch-{{batch:05d}}", steps, np.random.rand({ROWS_PER_BATCH}))
         catalogue.flush()
         print(batch, flush=True)
         batch += 1
@@ -57,13 +57,15 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
 catalogue.log_params(run_id, {{"recovered": 1}})
 print("recovered", flush=True)
 sys.exit(1)
-""".format(rows=ROWS_PER_BATCH)
+"""
 
 
 def _start_owner(path: Path, first: int, limit: int | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", _OWNER, str(path), str(first), str(limit or "none")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -71,9 +73,7 @@ def _check(path: Path) -> dict[str, int]:
     """Open the file like a user would; return rows per batch key, asserting atomicity."""
     con = duckdb.connect(str(path))
     try:
-        counts = dict(
-            con.execute("SELECT key, count(*) FROM metrics GROUP BY key").fetchall()
-        )
+        counts = dict(con.execute("SELECT key, count(*) FROM metrics GROUP BY key").fetchall())
         latest = dict(con.execute("SELECT key, step FROM latest_metrics").fetchall())
         params = {k for (k,) in con.execute("SELECT key FROM params").fetchall()} - {"recovered"}
     finally:
@@ -95,7 +95,9 @@ def test_sigkill_the_owner_50_times(tmp_path: Path) -> None:
     for _ in range(50):
         owner = _start_owner(path, next_batch)
         assert owner.stdout is not None
-        assert owner.stdout.readline().strip() == "ready", owner.stderr.read() if owner.stderr else ""
+        assert owner.stdout.readline().strip() == "ready", (
+            owner.stderr.read() if owner.stderr else ""
+        )
         time.sleep(rng.uniform(0.02, 0.5))
         os.kill(owner.pid, signal.SIGKILL)
         out, _ = owner.communicate(timeout=30)
@@ -113,7 +115,8 @@ def test_full_disk_is_a_clear_error_and_keeps_earlier_data(tmp_path: Path) -> No
     path = tmp_path / "catalogue.duckdb"
     # Seed the file, then allow it to grow by only a few MB.
     seeded = _start_owner(path, 0)
-    assert seeded.stdout is not None and seeded.stdout.readline().strip() == "ready"
+    assert seeded.stdout is not None
+    assert seeded.stdout.readline().strip() == "ready"
     first = seeded.stdout.readline().strip()
     seeded.send_signal(signal.SIGTERM)
     seeded.communicate(timeout=30)

@@ -12,24 +12,34 @@ from workbench.core.errors import InvalidInputError, NotFoundError
 
 def test_run_life_cycle_with_params_tags_and_lineage(catalogue: Catalogue) -> None:
     lineage = Lineage(
-        git_commit="abc123", git_dirty=True, data_fingerprint="sha256:ff",
-        environment={"ray": "2.60.0"}, cluster_id="local", nodes=["n1"],
+        git_commit="abc123",
+        git_dirty=True,
+        data_fingerprint="sha256:ff",
+        environment={"ray": "2.60.0"},
+        cluster_id="local",
+        nodes=["n1"],
     )
     run_id = catalogue.create_run(
-        "fraud", name="baseline", params={"lr": 0.01, "depth": 6}, tags={"team": "risk"},
+        "fraud",
+        name="baseline",
+        params={"lr": 0.01, "depth": 6},
+        tags={"team": "risk"},
         lineage=lineage,
     )
     run = catalogue.get_run(run_id[:8])
-    assert run.status == RunStatus.RUNNING and run.started_at is not None
+    assert run.status == RunStatus.RUNNING
+    assert run.started_at is not None
     assert run.params == {"lr": "0.01", "depth": "6"}
     assert run.tags == {"team": "risk"}
     assert run.lineage == lineage
     catalogue.log_params(run_id, {"depth": 8})
     catalogue.finish_run(run_id)
     run = catalogue.get_run(run_id)
-    assert run.status == RunStatus.FINISHED and run.ended_at is not None
+    assert run.status == RunStatus.FINISHED
+    assert run.ended_at is not None
     assert run.params["depth"] == "8"
-    assert run.duration_s is not None and run.duration_s >= 0
+    assert run.duration_s is not None
+    assert run.duration_s >= 0
 
 
 def test_failed_run_keeps_error_and_traceback(catalogue: Catalogue) -> None:
@@ -105,7 +115,11 @@ def test_search_filters_sorts_and_limits(catalogue: Catalogue) -> None:
     assert [r.params["i"] for r in found] == ["0", "4"]
     assert [r.run_id for r in catalogue.search_runs(status="failed")] == [ids[3]]
     assert len(catalogue.search_runs(project="a", limit=100)) == 10
-    assert [r.params["i"] for r in catalogue.search_runs(sort="params.i", limit=3)] == ["0", "1", "2"]
+    assert [r.params["i"] for r in catalogue.search_runs(sort="params.i", limit=3)] == [
+        "0",
+        "1",
+        "2",
+    ]
     with pytest.raises(InvalidInputError, match="unknown status"):
         catalogue.search_runs(status="exploded")
     with pytest.raises(InvalidInputError, match="at least 1"):

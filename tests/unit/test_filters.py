@@ -11,9 +11,11 @@ from workbench.core.filters import compile_filter, parse_sort
 def test_attribute_and_namespaces_compile_with_bound_values() -> None:
     fragment = compile_filter("params.lr = '0.01' and metrics.auc >= 0.9 or status = 'failed'")
     assert fragment.params == ("lr", "0.01", "auc", 0.9, "failed")
-    assert "0.01" not in fragment.sql and "failed" not in fragment.sql
+    assert "0.01" not in fragment.sql
+    assert "failed" not in fragment.sql
     assert fragment.sql.count("?") == 5
-    assert " OR " in fragment.sql and " AND " in fragment.sql
+    assert " OR " in fragment.sql
+    assert " AND " in fragment.sql
 
 
 def test_injection_attempt_stays_a_value() -> None:
@@ -51,7 +53,8 @@ def test_malformed_filters_name_the_problem(text: str, message: str) -> None:
 def test_sort_keys() -> None:
     assert parse_sort("-metrics.auc").descending
     key = parse_sort("metrics.auc DESC")
-    assert key.descending and str(key.field) == "metrics.auc"
+    assert key.descending
+    assert str(key.field) == "metrics.auc"
     assert not parse_sort("created_at").descending
     with pytest.raises(InvalidInputError, match="unknown column"):
         parse_sort("nope")

@@ -110,11 +110,24 @@ class Catalogue:
             Statement(
                 "INSERT INTO runs (run_id, project, name, kind, parent_run_id, status, attempt, "
                 "created_at, started_at, heartbeat_at, git_commit, git_dirty, data_fingerprint, "
-                "environment, cluster_id, nodes) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "environment, cluster_id, nodes) "
+                "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    run_id, project, name, kind, parent_run_id, str(status), now, started, started,
-                    lineage.git_commit, lineage.git_dirty, lineage.data_fingerprint,
-                    json.dumps(lineage.environment), lineage.cluster_id, json.dumps(lineage.nodes),
+                    run_id,
+                    project,
+                    name,
+                    kind,
+                    parent_run_id,
+                    str(status),
+                    now,
+                    started,
+                    started,
+                    lineage.git_commit,
+                    lineage.git_dirty,
+                    lineage.data_fingerprint,
+                    json.dumps(lineage.environment),
+                    lineage.cluster_id,
+                    json.dumps(lineage.nodes),
                 ),
             )
         ]
@@ -256,9 +269,14 @@ class Catalogue:
         ref = ref.strip().lower()
         if not _RUN_REF.match(ref):
             raise NotFoundError(f"no run matches {ref!r}: run ids are hex", _RUNS_HINT)
-        rows = self.backend.query(
-            "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id LIMIT 2", (ref,)
-        ).column("run_id").to_pylist()
+        rows = (
+            self.backend.query(
+                "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id LIMIT 2",
+                (ref,),
+            )
+            .column("run_id")
+            .to_pylist()
+        )
         if not rows:
             raise NotFoundError(f"no run matches {ref!r}", _RUNS_HINT)
         if len(rows) > 1:
@@ -317,7 +335,8 @@ class Catalogue:
         self.flush()
         table = self.backend.query(
             "SELECT step, timestamp, value FROM metrics WHERE run_id = ? AND key = ? "
-            "QUALIFY row_number() OVER (PARTITION BY step ORDER BY attempt DESC, timestamp DESC) = 1 "
+            "QUALIFY row_number() OVER "
+            "(PARTITION BY step ORDER BY attempt DESC, timestamp DESC) = 1 "
             "ORDER BY step",
             (run_id, key),
         )
@@ -342,10 +361,7 @@ class Catalogue:
         limit: int,
         order: str = "r.created_at DESC",
     ) -> pa.Table:
-        sql = (
-            f"SELECT r.* FROM runs r {join} WHERE {condition} "
-            f"ORDER BY {order}, r.run_id LIMIT ?"
-        )
+        sql = f"SELECT r.* FROM runs r {join} WHERE {condition} ORDER BY {order}, r.run_id LIMIT ?"
         return self.backend.query(sql, (*join_values, *values, limit))
 
     def _load_runs(self, runs: pa.Table) -> list[Run]:
@@ -400,7 +416,9 @@ def _sort_sql(sort: str | None) -> tuple[str, tuple[object, ...], str]:
     if key.field.namespace == "metrics":
         order = f"s.value {direction} NULLS LAST"
     else:
-        order = f"TRY_CAST(s.value AS DOUBLE) {direction} NULLS LAST, s.value {direction} NULLS LAST"
+        order = (
+            f"TRY_CAST(s.value AS DOUBLE) {direction} NULLS LAST, s.value {direction} NULLS LAST"
+        )
     return join, (key.field.name,), order
 
 

@@ -82,9 +82,13 @@ class DuckDBBackend(Backend):
                 return relation.to_arrow_table()
             except duckdb.FatalException as error:
                 self._invalidate()
-                raise CatalogueError(f"catalogue {self.path} failed: {_first_line(error)}") from None
+                raise CatalogueError(
+                    f"catalogue {self.path} failed: {_first_line(error)}"
+                ) from None
             except duckdb.Error as error:
-                raise InvalidInputError(_first_line(error), "check the SQL against `DESCRIBE runs`") from None
+                raise InvalidInputError(
+                    _first_line(error), "check the SQL against `DESCRIBE runs`"
+                ) from None
 
     def close(self) -> None:
         with self._lock:
@@ -152,7 +156,8 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             for sql in migration.statements:
                 con.execute(sql)
             con.execute(
-                "INSERT INTO migrations VALUES (?, ?)", [migration.name, datetime.now(UTC).replace(tzinfo=None)]
+                "INSERT INTO migrations VALUES (?, ?)",
+                [migration.name, datetime.now(UTC).replace(tzinfo=None)],
             )
             con.execute("COMMIT")
         except duckdb.Error as error:
@@ -167,9 +172,7 @@ def ensure_read_only(sql: str) -> None:
     except duckdb.Error as error:
         raise InvalidInputError(f"malformed SQL: {_first_line(error)}", _READ_ONLY_HINT) from None
     if len(statements) != 1:
-        raise InvalidInputError(
-            f"expected one statement, got {len(statements)}", _READ_ONLY_HINT
-        )
+        raise InvalidInputError(f"expected one statement, got {len(statements)}", _READ_ONLY_HINT)
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
         name = str(kind).rsplit(".", 1)[-1]

@@ -48,7 +48,12 @@ class MetricBuffer:
             return self._size
 
     def add_many(
-        self, run_id: str, key: str, steps: np.ndarray, values: np.ndarray, timestamps_us: np.ndarray
+        self,
+        run_id: str,
+        key: str,
+        steps: np.ndarray,
+        values: np.ndarray,
+        timestamps_us: np.ndarray,
     ) -> int:
         """Buffer a column of points for one (run, key); returns the number buffered."""
         with self._lock:
@@ -76,8 +81,12 @@ def _to_table(
     scalars: list[tuple[int, int, int, float, int]],
 ) -> pa.Table:
     lengths = np.fromiter((len(c.steps) for c in chunks), dtype=np.int64, count=len(chunks))
-    run_codes = [np.repeat(np.fromiter((c.run_code for c in chunks), np.int32, len(chunks)), lengths)]
-    key_codes = [np.repeat(np.fromiter((c.key_code for c in chunks), np.int32, len(chunks)), lengths)]
+    run_codes = [
+        np.repeat(np.fromiter((c.run_code for c in chunks), np.int32, len(chunks)), lengths)
+    ]
+    key_codes = [
+        np.repeat(np.fromiter((c.key_code for c in chunks), np.int32, len(chunks)), lengths)
+    ]
     steps = [np.asarray(c.steps, dtype=np.int64) for c in chunks]
     values = [np.asarray(c.values, dtype=np.float64) for c in chunks]
     stamps = [np.asarray(c.timestamps, dtype=np.int64) for c in chunks]

@@ -24,9 +24,7 @@ def export_catalogue(catalogue: Catalogue, directory: Path) -> dict[str, int]:
     """Write one Parquet file per table plus a manifest; returns rows per table."""
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
-        raise InvalidInputError(
-            f"{directory} is not empty", "export into a new or empty directory"
-        )
+        raise InvalidInputError(f"{directory} is not empty", "export into a new or empty directory")
     directory.mkdir(parents=True, exist_ok=True)
     catalogue.flush()
     counts: dict[str, int] = {}

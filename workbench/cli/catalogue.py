@@ -59,9 +59,7 @@ def export(directory: Path, as_json: bool) -> None:
 
 
 @catalogue.command("import")
-@click.argument(
-    "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
-)
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print rows per table as JSON.")
 def import_(directory: Path, as_json: bool) -> None:
     """Load an export from DIRECTORY into this catalogue, all or nothing."""

@@ -121,14 +121,19 @@ def _print_run(run: Run) -> None:
     for label, value in facts:
         if value not in (None, "", "-"):
             out.print(f"  [dim]{label:<9}[/] {value}")
-    for title, values in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags)):
+    sections: list[tuple[str, dict[str, str] | dict[str, float]]] = [
+        ("params", run.params),
+        ("metrics", run.metrics),
+        ("tags", run.tags),
+    ]
+    for title, values in sections:
         if not values:
             continue
         table = Table(title=title, title_justify="left", box=None, show_header=False)
         table.add_column(style="dim")
         table.add_column()
-        for key, value in sorted(values.items()):
-            table.add_row(key, format_value(value))
+        for key, item in sorted(values.items()):
+            table.add_row(key, format_value(item))
         out.print(table)
 
 
@@ -160,7 +165,8 @@ def metrics(run: str, key: str, as_json: bool) -> None:
     values = [v for v in columns["value"] if v is not None]
     if values:
         click.echo(
-            f"{len(values)} points  last {values[-1]:.4g}  min {min(values):.4g}  max {max(values):.4g}"
+            f"{len(values)} points  last {values[-1]:.4g}  "
+            f"min {min(values):.4g}  max {max(values):.4g}"
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import sys
@@ -86,7 +87,7 @@ class RemoteBackend(Backend):
         self._collect(block=False)
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
-        return self._get(self._actor.query.remote(sql, list(params)))  # type: ignore[no-any-return]
+        return self._get(self._actor.query.remote(sql, list(params)))
 
     def sync(self) -> None:
         self._collect(block=True)
@@ -100,7 +101,9 @@ class RemoteBackend(Backend):
         if not self._pending:
             return
         timeout = None if block else 0
-        done, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=timeout)
+        done, self._pending = ray.wait(
+            self._pending, num_returns=len(self._pending), timeout=timeout
+        )
         for ref in done:
             self._get(ref)
 
@@ -152,17 +155,20 @@ def ensure_owner(settings: Settings) -> RemoteBackend:
 
     path = settings.catalogue_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    actor_class = ray.remote(CatalogueOwner)
-    actor = actor_class.options(  # type: ignore[attr-defined]
-        name=owner_name(path),
-        namespace=NAMESPACE,
-        lifetime="detached",
-        get_if_exists=True,
-        num_cpus=0,
-        max_restarts=-1,
-        # Pin to the head node: the catalogue file lives there and must outlive workers.
-        resources={"node:__internal_head__": 0.001},
-    ).remote(str(path), str(settings.owner_file))
+    actor: Any = (
+        ray.remote(CatalogueOwner)
+        .options(
+            name=owner_name(path),
+            namespace=NAMESPACE,
+            lifetime="detached",
+            get_if_exists=True,
+            num_cpus=0,
+            max_restarts=-1,
+            # Pin to the head node: the catalogue file lives there and must outlive workers.
+            resources={"node:__internal_head__": 0.001},
+        )
+        .remote(str(path), str(settings.owner_file))
+    )
     backend = RemoteBackend(actor, f"{path} (owner actor {owner_name(path)})")
     try:
         backend._get(actor.info.remote())
@@ -200,15 +206,16 @@ def read_owner_file(settings: Settings) -> dict[str, Any] | None:
 
 
 def _connect_to_owner(settings: Settings, info: dict[str, Any]) -> RemoteBackend:
+    if info.get("auth_mode"):
+        # Before importing Ray: it reads the auth mode once, when it loads its config.
+        os.environ.setdefault("RAY_AUTH_MODE", str(info["auth_mode"]))
     import ray
 
-    if info.get("auth_mode"):
-        os.environ.setdefault("RAY_AUTH_MODE", str(info["auth_mode"]))
     try:
         ray.init(
             address=info["address"],
             namespace=NAMESPACE,
-            logging_level="ERROR",
+            logging_level=logging.ERROR,
             log_to_driver=False,
             configure_logging=False,
         )

@@ -125,7 +125,9 @@ class _Parser:
     def expect(self, text: str) -> None:
         token = self.take()
         if token.text != text:
-            raise InvalidInputError(f"malformed filter: expected {text!r}, got {token.text!r}", _HINT)
+            raise InvalidInputError(
+                f"malformed filter: expected {text!r}, got {token.text!r}", _HINT
+            )
 
     def parse(self) -> str:
         sql = self.or_expr()
@@ -164,15 +166,24 @@ class _Parser:
         op_token = self.take()
         op = op_token.text.upper()
         if op not in _OPERATORS:
-            raise InvalidInputError(f"malformed filter: {op_token.text!r} is not an operator", _HINT)
+            raise InvalidInputError(
+                f"malformed filter: {op_token.text!r} is not an operator", _HINT
+            )
         return _compare(field, op, [self.literal()], self.params)
 
     def field(self) -> Field:
         token = self.take()
         if token.kind not in ("word", "name"):
-            raise InvalidInputError(f"malformed filter: expected a column, got {token.text!r}", _HINT)
+            raise InvalidInputError(
+                f"malformed filter: expected a column, got {token.text!r}", _HINT
+            )
         nxt = self.peek()
-        if token.kind == "word" and token.text in NAMESPACES and nxt is not None and nxt.kind == "dot":
+        if (
+            token.kind == "word"
+            and token.text in NAMESPACES
+            and nxt is not None
+            and nxt.kind == "dot"
+        ):
             self.take()
             name = self.take()
             if name.kind not in ("word", "name", "number"):
