@@ -11,4 +11,13 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "open_catalogue"]
+
+
+def __getattr__(name: str) -> object:
+    # PEP 562: `workbench.open_catalogue` without paying for DuckDB on `import workbench`.
+    if name == "open_catalogue":
+        from workbench.compute.owner import open_catalogue
+
+        return open_catalogue
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
