@@ -46,8 +46,11 @@ class ParamSpec:
 class StepSpec:
     """One pipeline step: a `module:function` with declared inputs and outputs (artifact names).
 
-    `params` lists the parameters the step reads (they go into its cache key);
-    `distributed` steps get `resources.workers` Ray Train workers.
+    `params` lists the parameters the step reads (they go into its cache key).
+    `runner` is "task" (the function runs once, as a Ray task, and gets a StepContext) or
+    "torch" (the function is a Ray Train per-worker loop run by TorchTrainer on
+    `resources.workers` workers). A "task" step marked `distributed` may fan out itself
+    (e.g. joblib on Ray) over `resources.workers` workers.
     """
 
     name: str
@@ -55,6 +58,7 @@ class StepSpec:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
+    runner: Literal["task", "torch"] = "task"
     distributed: bool = False
     cache: bool = True
 
