@@ -33,6 +33,8 @@ EXPECTED_COLUMNS = {
         "nodes",
         "error",
         "traceback",
+        "gate",
+        "driver",
     ],
     "params": ["run_id", "key", "value"],
     "metrics": ["run_id", "key", "step", "timestamp", "value", "attempt"],
@@ -62,6 +64,18 @@ EXPECTED_COLUMNS = {
         "shadow_outputs",
     ],
     "audit_events": ["event_id", "ts", "actor", "action", "target", "reason", "details"],
+    "pipeline_runs": [
+        "run_id",
+        "step",
+        "attempt",
+        "status",
+        "cached",
+        "cache_key",
+        "started_at",
+        "ended_at",
+        "error",
+        "outputs",
+    ],
     "migrations": ["name", "applied_at"],
 }
 

@@ -195,7 +195,18 @@ _INITIAL = [
     )""",
 ]
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
+_PIPELINES = [
+    # The registration gate's verdict, and who drives the run (host, pid, job id) for cancel.
+    "ALTER TABLE runs ADD COLUMN gate JSON",
+    "ALTER TABLE runs ADD COLUMN driver JSON",
+    # Where each output of a finished step lives: what caching and --resume reuse.
+    "ALTER TABLE pipeline_runs ADD COLUMN outputs JSON",
+]
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _INITIAL),
+    Migration("0002_pipelines", _PIPELINES),
+)
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
     name VARCHAR PRIMARY KEY,

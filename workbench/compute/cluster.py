@@ -1,0 +1,270 @@
+"""Ray clusters: a local head that outlives the CLI, or an embedded `ray.init()`.
+
+`workbench cluster up` starts `ray start --head` bound to 127.0.0.1 with token
+authentication, in its own process group so `cluster down` stops exactly its
+processes. Its address is saved in WORKBENCH_HOME/cluster.json (mode 0600; the
+token itself stays in Ray's token file and is never copied, printed or logged).
+Every command that needs Ray calls `connect()`: the saved cluster if there is
+one, else an embedded Ray on this machine's cores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.settings import Settings
+
+NAMESPACE = "workbench"
+PROFILE_FILE = "cluster.json"
+TOKEN_FILE = Path.home() / ".ray" / "auth_token"
+
+
+@dataclass(frozen=True)
+class ClusterProfile:
+    """A local head started by `workbench cluster up`."""
+
+    address: str
+    dashboard_url: str
+    process_group: int
+    cpus: int
+    gpus: int
+    started_at: str
+    token_file: str = str(TOKEN_FILE)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What this process is connected to, for lineage and messages."""
+
+    mode: str  # "cluster" or "embedded"
+    address: str
+    cluster_id: str
+    nodes: list[str] = field(default_factory=list)
+    resources: dict[str, float] = field(default_factory=dict)
+
+
+class ClusterError(WorkbenchError):
+    """A cluster that is down, unreachable or too small."""
+
+
+def profile_path(settings: Settings) -> Path:
+    return settings.home / PROFILE_FILE
+
+
+def read_profile(settings: Settings) -> ClusterProfile | None:
+    """The saved local cluster, or None."""
+    try:
+        data = json.loads(profile_path(settings).read_text())
+        return ClusterProfile(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def cluster_up(
+    settings: Settings, cpus: int | None = None, gpus: int | None = None
+) -> ClusterProfile:
+    """Start a local head (127.0.0.1, token auth) in its own process group and save its profile."""
+    existing = read_profile(settings)
+    if existing is not None and _group_alive(existing.process_group):
+        raise ClusterError(
+            f"a cluster is already up at {existing.address}",
+            "workbench cluster status, or cluster down",
+        )
+    cpus = cpus if cpus is not None else os.cpu_count() or 1
+    gpus = gpus if gpus is not None else _local_gpus()
+    port, dashboard_port = _free_port(), _free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    command = [
+        sys.executable, "-m", "ray.scripts.scripts", "start", "--head",
+        "--node-ip-address", "127.0.0.1", "--port", str(port),
+        "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard_port),
+        "--num-cpus", str(cpus), "--num-gpus", str(gpus), "--disable-usage-stats",
+    ]  # fmt: skip
+    settings.home.mkdir(parents=True, exist_ok=True)
+    log_path = settings.home / "cluster-start.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        code = process.wait(timeout=180)
+    if code != 0:
+        _kill_group(process.pid)
+        tail = log_path.read_text().strip().splitlines()[-3:]
+        raise ClusterError(
+            f"ray start failed (exit {code}): {' | '.join(tail)}", f"full log: {log_path}"
+        )
+    profile = ClusterProfile(
+        address=f"127.0.0.1:{port}",
+        dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+        process_group=process.pid,
+        cpus=cpus,
+        gpus=gpus,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    path = profile_path(settings)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(asdict(profile), indent=2))
+    return profile
+
+
+def cluster_down(settings: Settings) -> ClusterProfile | None:
+    """Stop the saved local head and forget it; returns what was stopped (None if nothing)."""
+    profile = read_profile(settings)
+    if profile is None:
+        return None
+    if _group_alive(profile.process_group):
+        _stop_owner_gracefully(settings, profile)
+        _kill_group(profile.process_group)
+    profile_path(settings).unlink(missing_ok=True)
+    settings.owner_file.unlink(missing_ok=True)
+    return profile
+
+
+def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connection:
+    """Connect this process to Ray: the saved cluster, else an embedded one (idempotent)."""
+    profile = read_profile(settings)
+    if profile is not None:
+        if not _group_alive(profile.process_group):
+            raise ClusterError(
+                f"the cluster at {profile.address} is down",
+                "start it with `workbench cluster up`, or forget it with `workbench cluster down`",
+            )
+        # Before importing Ray: it reads the auth mode once, when it loads its config.
+        os.environ["RAY_AUTH_MODE"] = "token"
+    import ray
+
+    if not ray.is_initialized():
+        quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+        if profile is not None:
+            try:
+                ray.init(address=profile.address, namespace=NAMESPACE, **quiet)
+            except (ConnectionError, RuntimeError) as error:
+                raise ClusterError(
+                    f"cannot reach the cluster at {profile.address}: {_first_line(error)}",
+                    "is it up? `workbench cluster status`",
+                ) from None
+        else:
+            ray.init(
+                num_cpus=embedded_cpus or os.cpu_count() or 1,
+                namespace=NAMESPACE,
+                include_dashboard=False,
+                **quiet,
+            )
+    return describe(profile)
+
+
+def describe(profile: ClusterProfile | None = None) -> Connection:
+    """The connected cluster: mode, address, alive nodes and total resources."""
+    import ray
+
+    context = ray.get_runtime_context()
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    address = context.gcs_address
+    mode = "cluster" if profile is not None and profile.address == address else "embedded"
+    return Connection(
+        mode=mode,
+        address=address,
+        cluster_id=f"{mode}:{address}",
+        nodes=sorted(str(n.get("NodeManagerHostname", n.get("NodeID"))) for n in nodes),
+        resources={k: float(v) for k, v in ray.cluster_resources().items() if "node:" not in k},
+    )
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    """What `cluster status` shows: the saved profile, whether it is up, nodes and resources."""
+    profile = read_profile(settings)
+    if profile is None:
+        return {
+            "up": False,
+            "mode": "embedded",
+            "hint": "no saved cluster: commands start an embedded Ray",
+        }
+    up = _group_alive(profile.process_group)
+    result: dict[str, Any] = {"up": up, "mode": "cluster", **asdict(profile)}
+    result.pop("process_group")
+    if up:
+        connection = connect(settings)
+        result["nodes"] = connection.nodes
+        result["resources"] = connection.resources
+    return result
+
+
+def require_resources(workers: int, cpus_per_worker: float, gpus_per_worker: float) -> None:
+    """Refuse work the cluster can never place, instead of letting Ray wait forever."""
+    import ray
+
+    total = ray.cluster_resources()
+    need_cpu = workers * cpus_per_worker
+    need_gpu = workers * gpus_per_worker
+    have_cpu, have_gpu = float(total.get("CPU", 0)), float(total.get("GPU", 0))
+    if need_cpu > have_cpu or need_gpu > have_gpu:
+        raise ClusterError(
+            f"{workers} workers x {cpus_per_worker:g} CPU / {gpus_per_worker:g} GPU need "
+            f"{need_cpu:g} CPUs and {need_gpu:g} GPUs; "
+            f"the cluster has {have_cpu:g} and {have_gpu:g}",
+            "use fewer --workers, or a bigger cluster (`workbench cluster up --cpus N`)",
+        )
+
+
+def _stop_owner_gracefully(settings: Settings, profile: ClusterProfile) -> None:
+    """Close the catalogue owner so DuckDB checkpoints before its process is killed."""
+    from workbench.compute.owner import stop_owner
+
+    try:
+        connect(settings)
+        stop_owner(settings)
+    except Exception as error:  # the processes are killed next either way; DuckDB is durable
+        logging.getLogger(__name__).debug("owner did not stop cleanly: %s", error)
+
+
+def _kill_group(pgid: int, grace_s: float = 5.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _group_alive(pgid):
+            time.sleep(0.1)
+        if not _group_alive(pgid):
+            return
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _local_gpus() -> int:
+    from workbench.compute.gpus import gpu_count
+
+    return gpu_count()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
