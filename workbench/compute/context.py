@@ -7,6 +7,7 @@ data; the catalogue connection is opened lazily in whichever process uses it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from workbench.catalogue import Catalogue
 
 TABLE_FILE = "data.parquet"
+STATE_FILE = "train-state.json"
+CHECKPOINT_META = "workbench-checkpoint.json"
 
 
 @dataclass
@@ -114,6 +117,13 @@ class TrainContext(StepContext):
 
         return int(ray.train.get_context().get_world_size())
 
+    @property
+    def device(self) -> str:
+        """ "cuda:N" on a GPU worker, else "cpu"."""
+        import ray.train.torch
+
+        return str(ray.train.torch.get_device())
+
     def latest_checkpoint(self) -> Path | None:
         """Directory of the checkpoint to resume from (after a worker failure or --resume)."""
         import ray.train
@@ -126,23 +136,65 @@ class TrainContext(StepContext):
     def report(
         self, metrics: dict[str, float], step: int, checkpoint_dir: Path | None = None
     ) -> None:
-        """Report epoch metrics (and optionally a checkpoint) to Ray Train and the catalogue.
+        """Report epoch metrics (and rank 0's checkpoint) to Ray Train and the catalogue.
 
-        Only rank 0 writes to the catalogue, so N workers never log N copies.
+        Call it on every rank; only rank 0 writes to the catalogue, so N workers never
+        log N copies. Metrics reach the catalogue before the checkpoint is reported.
         """
         import ray.train
 
+        checkpoint = None
         if self.world_rank == 0:
             self.log_metrics(metrics, step)
             self.catalogue.flush()
-        checkpoint = None
-        if checkpoint_dir is not None:
-            checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir))
+            self._remember_keys(metrics)
+            if checkpoint_dir is not None:
+                (checkpoint_dir / CHECKPOINT_META).write_text(json.dumps({"step": step}))
+                checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir))
         ray.train.report({**metrics, "step": step}, checkpoint=checkpoint)
 
-    @property
-    def device(self) -> str:
-        """ "cuda:N" on a GPU worker, else "cpu"."""
-        import ray.train.torch
+    def begin(self, fit_id: str) -> None:
+        """On each (re)start of the loop: count the attempt and drop points to be re-logged.
 
-        return str(ray.train.torch.get_device())
+        A restart inside the same fit (a worker died) is a new attempt; the first start
+        after --resume was already counted by the driver. Either way, points logged past
+        the checkpoint being resumed are logged again, so they are removed first: the
+        catalogue never holds two rows for one (run, key, step).
+        """
+        if self.world_rank != 0:
+            return
+        from workbench.catalogue.pipelines import PipelineLedger
+
+        state = self._state()
+        ledger = PipelineLedger(self.catalogue)
+        if state is not None:
+            if state["fit_id"] == fit_id:
+                ledger.begin_attempt(self.run_id)
+            ledger.truncate_metrics(self.run_id, state["keys"], after_step=self._checkpoint_step())
+        self._write_state({"fit_id": fit_id, "keys": state["keys"] if state else []})
+
+    def _checkpoint_step(self) -> int:
+        checkpoint = self.latest_checkpoint()
+        if checkpoint is None or not (checkpoint / CHECKPOINT_META).exists():
+            return -1
+        return int(json.loads((checkpoint / CHECKPOINT_META).read_text())["step"])
+
+    def _remember_keys(self, metrics: dict[str, float]) -> None:
+        state = self._state() or {"fit_id": "", "keys": []}
+        if not set(metrics) <= set(state["keys"]):
+            state["keys"] = sorted(set(state["keys"]) | set(metrics))
+            self._write_state(state)
+
+    def _state_path(self) -> Path:
+        return Path(self.home) / "runs" / self.run_id / STATE_FILE
+
+    def _state(self) -> dict[str, Any] | None:
+        path = self._state_path()
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        path = self._state_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state))
+        temporary.replace(path)

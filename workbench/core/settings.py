@@ -21,6 +21,10 @@ class Settings:
         """The DuckDB file that holds every run, model, deployment and drift check."""
         return self.home / CATALOGUE_FILE
 
+    def run_dir(self, run_id: str) -> Path:
+        """Where a run keeps its artifacts and training checkpoints."""
+        return self.home / "runs" / run_id
+
     @property
     def owner_file(self) -> Path:
         """Written by a cluster-side catalogue owner so other processes know where to send work."""

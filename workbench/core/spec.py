@@ -129,7 +129,7 @@ class DriftSpec:
 
 @dataclass(frozen=True)
 class ProjectSpec:
-    """A validated workbench.toml."""
+    """A validated workbench.toml; `path` is the project directory (the folder holding it)."""
 
     name: str
     path: str
@@ -339,13 +339,16 @@ def _syntax_error(text: str, path: str, message: str) -> SpecError:
     """A TOMLDecodeError as a SpecError; Python 3.11's error carries the line only in its text."""
     found = _TOML_AT.search(message)
     if found is None:
-        return SpecError(path, None, "toml", message, "fix the TOML syntax")
+        return SpecError(path, None, "syntax", message, "fix the TOML syntax")
     line, column = int(found[1]), int(found[2])
     lines = text.splitlines()
     shown = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    problem = f"{message[: found.start()]} (column {column})"
+    problem = message[: found.start()]
+    hint = f"line {line} reads {shown!r}"
+    if problem == "Invalid value":
+        hint += "; strings need quotes"
     return SpecError(
-        path, line, "toml", problem, f"line {line} reads {shown!r}; strings need quotes"
+        path, line, "syntax", f"{problem[:1].lower()}{problem[1:]} (column {column})", hint
     )
 
 
@@ -529,6 +532,8 @@ class _Checker:
                 isinstance(bound, bool) or not isinstance(bound, int | float)
             ):
                 self.fail((*at, key), f"expected number, got {_describe(bound)}")
+            if bound is not _MISSING and not math.isfinite(bound):
+                self.fail((*at, key), f"expected a finite number, got {_describe(bound)}")
             bounds.append(None if bound is _MISSING else bound)
         low, high = bounds
         if low is not None and high is not None and low > high:
