@@ -75,6 +75,7 @@ EXPECTED_COLUMNS = {
         "ended_at",
         "error",
         "outputs",
+        "metrics",
     ],
     "migrations": ["name", "applied_at"],
 }

@@ -13,6 +13,14 @@ from workbench.catalogue.catalogue import Catalogue, utcnow
 
 
 @dataclass(frozen=True)
+class StepOutcome:
+    """What a finished step left: its outputs (name -> uri, sha256) and returned metrics."""
+
+    outputs: dict[str, dict[str, str]]
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Artifact:
     """One output of a step: a directory (or file) and its content digest."""
 
@@ -94,6 +102,19 @@ class PipelineLedger:
         )
         return self.attempt(run_id)
 
+    def mark_running(self, run_id: str) -> None:
+        """A queued run (submitted with --detach) has been picked up by its driver."""
+        now = utcnow()
+        self.backend.write(
+            [
+                Statement(
+                    "UPDATE runs SET status = 'running', started_at = ?, heartbeat_at = ? "
+                    "WHERE run_id = ?",
+                    (now, now, run_id),
+                )
+            ]
+        )
+
     def attempt(self, run_id: str) -> int:
         rows = self.backend.query(
             "SELECT attempt FROM runs WHERE run_id = ?", (run_id,)
@@ -149,6 +170,7 @@ class PipelineLedger:
         cache_key: str,
         cached: bool = False,
         artifacts: Iterable[Artifact] = (),
+        metrics: dict[str, float] | None = None,
         error: str | None = None,
     ) -> None:
         """Close a step; its outputs become the run's artifacts, atomically."""
@@ -158,12 +180,25 @@ class PipelineLedger:
         statements = [
             Statement(
                 "INSERT INTO pipeline_runs (run_id, step, attempt, status, cached, cache_key, "
-                "started_at, ended_at, error, outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "started_at, ended_at, error, outputs, metrics) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (run_id, step, attempt) DO UPDATE SET status = excluded.status, "
                 "cached = excluded.cached, ended_at = excluded.ended_at, error = excluded.error, "
-                "outputs = excluded.outputs",
-                (run_id, step, attempt, status, cached, cache_key, now, now, error, outputs),
-            )
+                "outputs = excluded.outputs, metrics = excluded.metrics",
+                (
+                    run_id,
+                    step,
+                    attempt,
+                    status,
+                    cached,
+                    cache_key,
+                    now,
+                    now,
+                    error,
+                    outputs,
+                    json.dumps(metrics or {}),
+                ),
+            )  # fmt: skip
         ]
         for artifact in artifacts:
             statements.append(
@@ -184,23 +219,24 @@ class PipelineLedger:
             )
         self.backend.write(statements)
 
-    def finished_steps(self, run_id: str) -> dict[str, dict[str, dict[str, str]]]:
-        """Steps of this run that finished (any attempt), with their outputs: for --resume."""
+    def finished_steps(self, run_id: str) -> dict[str, StepOutcome]:
+        """Steps of this run that finished (any attempt), with their outcomes: for --resume."""
         rows = self.backend.query(
-            "SELECT step, arg_max(outputs, attempt) AS outputs FROM pipeline_runs "
+            "SELECT step, arg_max(outputs, attempt) AS outputs, "
+            "arg_max(metrics, attempt) AS metrics FROM pipeline_runs "
             "WHERE run_id = ? AND status = 'finished' GROUP BY step",
             (run_id,),
         ).to_pylist()
-        return {row["step"]: json.loads(row["outputs"] or "{}") for row in rows}
+        return {row["step"]: _outcome(row) for row in rows}
 
-    def cached_outputs(self, cache_key: str) -> dict[str, dict[str, str]] | None:
-        """Outputs of the newest finished step with this cache key, in any run, or None."""
+    def cached_outcome(self, cache_key: str) -> StepOutcome | None:
+        """Outcome of the newest finished step with this cache key, in any run, or None."""
         rows = self.backend.query(
-            "SELECT outputs FROM pipeline_runs WHERE cache_key = ? AND status = 'finished' "
-            "ORDER BY ended_at DESC LIMIT 1",
+            "SELECT outputs, metrics FROM pipeline_runs "
+            "WHERE cache_key = ? AND status = 'finished' ORDER BY ended_at DESC LIMIT 1",
             (cache_key,),
         ).to_pylist()
-        return json.loads(rows[0]["outputs"] or "{}") if rows else None
+        return _outcome(rows[0]) if rows else None
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         """Every step record of a run, oldest first (for `runs show`)."""
@@ -231,3 +267,7 @@ class PipelineLedger:
             "SELECT key, value FROM params WHERE run_id = ?", (run_id,)
         ).to_pylist()
         return {row["key"]: row["value"] for row in rows}
+
+
+def _outcome(row: dict[str, Any]) -> StepOutcome:
+    return StepOutcome(json.loads(row["outputs"] or "{}"), json.loads(row["metrics"] or "{}"))

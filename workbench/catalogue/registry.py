@@ -66,6 +66,14 @@ class ModelRegistry:
         ).to_pylist()
         return int(rows[0]["v"])
 
+    def version_with_digest(self, name: str, sha256: str) -> int | None:
+        """The version of `name` whose artifact has this digest, if one is registered."""
+        rows = self.backend.query(
+            "SELECT min(version) AS v FROM model_versions WHERE name = ? AND sha256 = ?",
+            (name, sha256),
+        ).to_pylist()
+        return int(rows[0]["v"]) if rows and rows[0]["v"] is not None else None
+
     def versions(self, run_id: str) -> list[dict[str, Any]]:
         """Model versions registered from a run."""
         return self.backend.query(

@@ -199,8 +199,10 @@ _PIPELINES = [
     # The registration gate's verdict, and who drives the run (host, pid, job id) for cancel.
     "ALTER TABLE runs ADD COLUMN gate JSON",
     "ALTER TABLE runs ADD COLUMN driver JSON",
-    # Where each output of a finished step lives: what caching and --resume reuse.
+    # Where each output of a finished step lives, and the metrics it returned:
+    # what caching and --resume reuse.
     "ALTER TABLE pipeline_runs ADD COLUMN outputs JSON",
+    "ALTER TABLE pipeline_runs ADD COLUMN metrics JSON",
 ]
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -99,9 +99,13 @@ def version(as_json: bool) -> None:
 
 def _register() -> None:
     from workbench.cli.catalogue import catalogue
+    from workbench.cli.cluster import cluster
+    from workbench.cli.pipeline import run
     from workbench.cli.runs import runs
 
+    cli.add_command(run)
     cli.add_command(runs)
+    cli.add_command(cluster)
     cli.add_command(catalogue)
 
 

@@ -158,6 +158,7 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
                 ) from None
         else:
             ray.init(
+                address="local",  # never attach to a stray cluster found in /tmp/ray
                 num_cpus=embedded_cpus or os.cpu_count() or 1,
                 namespace=NAMESPACE,
                 include_dashboard=False,

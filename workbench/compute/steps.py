@@ -53,8 +53,8 @@ def run_task(call: StepCall, context: StepContext, *, num_cpus: float, num_gpus:
     """Run a "task" step as one Ray task in a fresh worker; its return value comes back."""
     import ray
 
-    remote = ray.remote(_task_entry).options(
-        num_cpus=num_cpus, num_gpus=num_gpus, max_calls=1, max_retries=0
+    remote = ray.remote(max_calls=1, max_retries=0)(_task_entry).options(
+        num_cpus=num_cpus, num_gpus=num_gpus
     )
     try:
         return ray.get(remote.remote(call, context))

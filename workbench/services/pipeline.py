@@ -17,6 +17,7 @@ import signal
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 
 from workbench import __version__
 from workbench.catalogue import Catalogue
-from workbench.catalogue.pipelines import Artifact, PipelineLedger
+from workbench.catalogue.pipelines import Artifact, PipelineLedger, StepOutcome
 from workbench.catalogue.registry import ModelRegistry
 from workbench.compute import cluster
 from workbench.compute.context import StepContext, TrainContext
@@ -79,6 +80,7 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     gate: GateResult | None = None
     model: tuple[str, int] | None = None
+    model_is_new: bool = True
     steps: dict[str, str] = field(default_factory=dict)  # step -> ran | cached | resumed
 
     def to_json(self) -> dict[str, Any]:
@@ -89,7 +91,9 @@ class RunResult:
             "attempt": self.attempt,
             "metrics": self.metrics,
             "gate": self.gate.to_json() if self.gate else None,
-            "model": {"name": self.model[0], "version": self.model[1]} if self.model else None,
+            "model": {"name": self.model[0], "version": self.model[1], "new": self.model_is_new}
+            if self.model
+            else None,
             "steps": self.steps,
         }
 
@@ -153,8 +157,8 @@ def _open_run(
             raise InvalidInputError(f"run {run.run_id[:12]} belongs to project {run.project!r}")
         return run.run_id, ledger.begin_attempt(run.run_id)
     if request.adopt_run_id:
-        ledger.begin_attempt(request.adopt_run_id)
-        return request.adopt_run_id, 1
+        ledger.mark_running(request.adopt_run_id)
+        return request.adopt_run_id, ledger.attempt(request.adopt_run_id)
     lineage = collect_lineage(request.project_dir, connection)
     run_id = catalogue.create_run(
         spec.name, params=params, lineage=lineage, tags={"project_dir": str(request.project_dir)}
@@ -197,19 +201,18 @@ class _Driver:
                 events.step_started(step, index, len(self.spec.steps))
                 started = time.monotonic()
                 key = self._cache_key(project_dir, step, outputs)
-                if step.name in done:
-                    outputs.update(done[step.name])
-                    how = "resumed"
-                elif step.cache and (reused := self._reusable(key, step)) is not None:
-                    artifacts = [Artifact(n, o["uri"], o["sha256"], 0) for n, o in reused.items()]
-                    self.ledger.step_finished(self.run_id, step.name, self.attempt,
-                                              status="finished", cache_key=key, cached=True,
-                                              artifacts=artifacts)  # fmt: skip
-                    outputs.update(reused)
+                outcome = done.get(step.name)
+                how = "resumed"
+                if outcome is None and step.cache:
+                    outcome = self._reusable(key, step)
                     how = "cached"
-                else:
-                    outputs.update(self._execute(project_dir, step, key, outputs))
+                if outcome is None:
+                    outcome = self._execute(project_dir, step, key, outputs)
                     how = "ran"
+                elif how == "cached":
+                    self._record_reuse(step, key, outcome)
+                outputs.update(outcome.outputs)
+                self._log_evaluation(outcome.metrics, already_logged=how == "resumed")
                 if step.outputs and not step.inputs and index == 0:
                     self._fingerprint(step, outputs)
                 self.result.steps[step.name] = how
@@ -223,13 +226,18 @@ class _Driver:
         except (RunCancelled, KeyboardInterrupt):
             self.catalogue.set_status(self.run_id, RunStatus.CANCELLED, error="cancelled")
             raise RunCancelled(f"run {self.run_id[:12]} cancelled", exit_code=130) from None
+        except Exception as error:  # Workbench's own failure: the run must not stay "running"
+            self.catalogue.set_status(self.run_id, RunStatus.FAILED,
+                                      error=f"{type(error).__name__}: {error}",
+                                      traceback=traceback.format_exc())  # fmt: skip
+            raise
         self.catalogue.finish_run(self.run_id)
         self.result.status = RunStatus.FINISHED
         return self.result
 
     def _execute(
         self, project_dir: Path, step: StepSpec, key: str, outputs: dict[str, dict[str, str]]
-    ) -> dict[str, dict[str, str]]:
+    ) -> StepOutcome:
         run_dir = self.settings.run_dir(self.run_id)
         step_outputs = {name: run_dir / "artifacts" / name for name in step.outputs}
         for path in step_outputs.values():
@@ -278,17 +286,22 @@ class _Driver:
             sha, size = digest_path(path)
             artifacts.append(Artifact(name, str(path), sha, size))
             produced[name] = {"uri": str(path), "sha256": sha}
-        if isinstance(returned, Mapping):
-            self._log_evaluation(returned)
+        metrics = _returned_metrics(returned)
         self.ledger.step_finished(self.run_id, step.name, self.attempt, status="finished",
-                                  cache_key=key, artifacts=artifacts)  # fmt: skip
-        return produced
+                                  cache_key=key, artifacts=artifacts, metrics=metrics)  # fmt: skip
+        return StepOutcome(produced, metrics)
 
-    def _log_evaluation(self, returned: Mapping[str, Any]) -> None:
-        for key, value in returned.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                self.catalogue.log_metric(self.run_id, str(key), float(value), step=0)
-                self.result.metrics[str(key)] = float(value)
+    def _record_reuse(self, step: StepSpec, key: str, outcome: StepOutcome) -> None:
+        artifacts = [Artifact(n, o["uri"], o["sha256"], 0) for n, o in outcome.outputs.items()]
+        self.ledger.step_finished(self.run_id, step.name, self.attempt, status="finished",
+                                  cache_key=key, cached=True, artifacts=artifacts,
+                                  metrics=outcome.metrics)  # fmt: skip
+
+    def _log_evaluation(self, metrics: dict[str, float], *, already_logged: bool) -> None:
+        for key, value in metrics.items():
+            if not already_logged:
+                self.catalogue.log_metric(self.run_id, key, value, step=0)
+            self.result.metrics[key] = value
 
     def _cache_key(
         self, project_dir: Path, step: StepSpec, outputs: dict[str, dict[str, str]]
@@ -309,11 +322,11 @@ class _Driver:
             json.dumps(material, sort_keys=True, default=str).encode()
         ).hexdigest()
 
-    def _reusable(self, key: str, step: StepSpec) -> dict[str, dict[str, str]] | None:
-        cached = self.ledger.cached_outputs(key)
-        if cached is None or set(cached) != set(step.outputs):
+    def _reusable(self, key: str, step: StepSpec) -> StepOutcome | None:
+        cached = self.ledger.cached_outcome(key)
+        if cached is None or set(cached.outputs) != set(step.outputs):
             return None
-        for entry in cached.values():
+        for entry in cached.outputs.values():
             path = Path(entry["uri"])
             if not path.exists() or digest_path(path)[0] != entry["sha256"]:
                 return None  # deleted or changed since: run the step again
@@ -341,6 +354,11 @@ class _Driver:
             return
         register = self.spec.register
         artifact = outputs[register.artifact]
+        existing = registry.version_with_digest(register.model_name, artifact["sha256"])
+        if existing is not None:  # the same bytes (a fully cached run): no new version
+            self.result.model = (register.model_name, existing)
+            self.result.model_is_new = False
+            return
         version = registry.register(
             register.model_name,
             run_id=self.run_id,
@@ -351,6 +369,17 @@ class _Driver:
             gate=gate.to_json(),
         )
         self.result.model = (register.model_name, version)
+
+
+def _returned_metrics(returned: object) -> dict[str, float]:
+    """The numeric entries of what a step returned (an evaluate step's metrics)."""
+    if not isinstance(returned, Mapping):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in returned.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
 
 
 def _stored_params(ledger: PipelineLedger, run_id: str, spec: ProjectSpec) -> dict[str, Any]:

@@ -1,0 +1,107 @@
+"""Runs that outlive the CLI: submit with --detach (Ray Jobs API), cancel, watch."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from workbench.catalogue.pipelines import PipelineLedger
+from workbench.compute import cluster
+from workbench.compute.owner import open_catalogue
+from workbench.core.entities import RunStatus
+from workbench.core.errors import InvalidInputError, WorkbenchError
+from workbench.core.settings import Settings
+from workbench.services.lineage import collect_lineage
+from workbench.services.pipeline import RunRequest, prepare
+
+
+def submit_detached(settings: Settings, request: RunRequest) -> dict[str, Any]:
+    """Queue the run in the catalogue and hand its driver to the cluster as a Ray job."""
+    spec, params, _ = prepare(settings, request)
+    profile = cluster.read_profile(settings)
+    if profile is None:
+        raise cluster.ClusterError(
+            "--detach needs a cluster that outlives this command", "start one: workbench cluster up"
+        )
+    connection = cluster.connect(settings)
+    project_dir = request.project_dir.resolve()
+    with open_catalogue(settings) as catalogue:
+        run_id = catalogue.create_run(
+            spec.name,
+            params=params,
+            lineage=collect_lineage(project_dir, connection),
+            tags={"project_dir": str(project_dir), "detached": "true"},
+            status=RunStatus.QUEUED,
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "run",
+            str(project_dir),
+            "--adopt",
+            run_id,
+        ]
+        for key, value in request.overrides.items():
+            command += ["--param", f"{key}={value}"]
+        if request.workers is not None:
+            command += ["--workers", str(request.workers)]
+        if request.gpus_per_worker is not None:
+            command += ["--gpus-per-worker", str(request.gpus_per_worker)]
+        from ray.job_submission import JobSubmissionClient  # deferred: needs the dashboard
+
+        client = JobSubmissionClient(profile.dashboard_url)
+        job_id = client.submit_job(
+            entrypoint=shlex.join(command),
+            submission_id=f"workbench-{run_id[:12]}",
+            runtime_env={
+                "env_vars": {"WORKBENCH_HOME": str(settings.home), "RAY_AUTH_MODE": "token"}
+            },
+        )
+        PipelineLedger(catalogue).set_driver(run_id, {"job_id": job_id})
+    return {"run_id": run_id, "job_id": job_id, "status": "queued"}
+
+
+def cancel_run(settings: Settings, ref: str, wait_s: float = 20.0) -> RunStatus:
+    """Stop a queued or running run and make sure it ends up `cancelled`."""
+    with open_catalogue(settings) as catalogue:
+        run = catalogue.get_run(ref)
+        if run.status.terminal:
+            raise InvalidInputError(f"run {run.run_id[:12]} is already {run.status}")
+        ledger = PipelineLedger(catalogue)
+        driver = ledger.driver(run.run_id)
+        _signal_driver(settings, driver)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if catalogue.get_run(run.run_id).status.terminal:
+                break
+            time.sleep(0.5)
+        status = catalogue.get_run(run.run_id).status
+        if not status.terminal:  # the driver is gone or deaf: record the cancellation ourselves
+            catalogue.set_status(run.run_id, RunStatus.CANCELLED, error="cancelled")
+            status = RunStatus.CANCELLED
+        return status
+
+
+def _signal_driver(settings: Settings, driver: dict[str, Any]) -> None:
+    job_id = driver.get("job_id")
+    if job_id:
+        profile = cluster.read_profile(settings)
+        if profile is None:
+            raise WorkbenchError("the run was submitted to a cluster that is no longer saved")
+        from ray.job_submission import JobSubmissionClient
+
+        cluster.connect(settings)
+        JobSubmissionClient(profile.dashboard_url).stop_job(job_id)
+        return
+    pid = driver.get("pid")
+    if pid and driver.get("host") == socket.gethostname():
+        try:
+            os.kill(int(pid), signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # already gone: the caller records the cancellation
