@@ -27,7 +27,8 @@ _ROWS = [
     "INSERT INTO drift_checks VALUES ('c1', 'p1', 'fraud', 1, now(), now(), now(), true, '{}')",
     "INSERT INTO drift_results VALUES ('c1', 'amount', 'psi', 0.31, 0.2, true)",
     "INSERT INTO resource_samples VALUES (now(), 'node1', NULL, 12.5, 1000, 2000, 0, 50.0, 10, 20, 70.5)",
-    "INSERT INTO pipeline_runs VALUES ('r1', 'train', 1, 'finished', false, 'k', now(), now(), NULL)",
+    "INSERT INTO pipeline_runs VALUES ('r1', 'train', 1, 'finished', false, 'k', now(), now(), NULL, "
+    "'{\"model\": {}}', '{\"auc\": 0.9}')",
     "INSERT INTO audit_events VALUES (1, now(), 'alice', 'alias.move', 'fraud@champion', 'why', '{}')",
 ]
 

@@ -37,7 +37,10 @@ def console(stderr: bool = False) -> Console:
     """A rich console; on stderr for progress and messages."""
     from rich.console import Console  # deferred: keeps `workbench --help` light
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is read by people with wide pagers and by grep: do not squeeze it to 80.
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def short_time(value: datetime | None) -> str:

@@ -17,6 +17,7 @@ from workbench.cli.render import (
 
 if TYPE_CHECKING:
     from workbench.core.entities import Run
+    from workbench.services.runs import RunDetails
 
 
 @click.group()
@@ -66,41 +67,57 @@ def _print_runs(found: list[Run]) -> None:
         out.print("no runs yet", style="dim")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("RUN", "PROJECT", "NAME", "STATUS", "ATTEMPT", "CREATED", "DURATION", "METRICS"):
-        table.add_column(column, no_wrap=column != "METRICS")
+    table.add_column("RUN", no_wrap=True, min_width=12)
+    table.add_column("PROJECT", no_wrap=True, max_width=24)
+    if any(run.name for run in found):
+        table.add_column("NAME", no_wrap=True, max_width=20)
+    table.add_column("STATUS", no_wrap=True, min_width=9)
+    table.add_column("TRY", no_wrap=True, justify="right")
+    table.add_column("CREATED", no_wrap=True, min_width=19)
+    table.add_column("TOOK", no_wrap=True, justify="right")
+    table.add_column("METRICS", overflow="fold", ratio=1)
     for run in found:
         metrics = "  ".join(f"{k}={format_value(v)}" for k, v in sorted(run.metrics.items())[:4])
-        table.add_row(
-            run.run_id[:12],
-            run.project,
-            run.name or "-",
+        cells = [run.run_id[:12], run.project]
+        if any(r.name for r in found):
+            cells.append(run.name or "-")
+        cells += [
             f"[{STATUS_STYLE.get(run.status, '')}]{run.status}[/]",
             str(run.attempt),
             short_time(run.created_at),
             short_duration(run.duration_s),
             metrics or "-",
-        )
+        ]
+        table.add_row(*cells)
     out.print(table)
 
 
 @runs.command("show")
 @click.argument("run")
+@click.option("--traceback", "show_traceback", is_flag=True, help="Print a failed run's traceback.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show(run: str, as_json: bool) -> None:
-    """Show one run: status, lineage, params and latest metrics. RUN is an id or unique prefix."""
+def show(run: str, show_traceback: bool, as_json: bool) -> None:
+    """Show one run: status, lineage, params, metrics, steps, gate and models.
+
+    RUN is an id or a unique prefix of one (at least 4 characters).
+    """
     from workbench.core.settings import load_settings
     from workbench.services.runs import show_run
 
-    found = show_run(load_settings(), run)
+    details = show_run(load_settings(), run)
     if as_json:
-        emit_json(found.to_json())
+        emit_json(details.to_json())
         return
-    _print_run(found)
+    if show_traceback:
+        click.echo(details.traceback or f"run {details.run.run_id[:12]} has no traceback")
+        return
+    _print_run(details)
 
 
-def _print_run(run: Run) -> None:
+def _print_run(details: RunDetails) -> None:
     from rich.table import Table
 
+    run = details.run
     out = console()
     style = STATUS_STYLE.get(run.status, "")
     out.print(f"[bold]run {run.run_id}[/]  [{style}]{run.status}[/]  attempt {run.attempt}")
@@ -135,6 +152,25 @@ def _print_run(run: Run) -> None:
         for key, item in sorted(values.items()):
             table.add_row(key, format_value(item))
         out.print(table)
+    if details.steps:
+        table = Table(title="steps", title_justify="left", box=None, header_style="dim")
+        for column in ("step", "attempt", "status", "cached", "took"):
+            table.add_column(column)
+        for step in details.steps:
+            took = None
+            if step["started_at"] and step["ended_at"]:
+                took = (step["ended_at"] - step["started_at"]).total_seconds()
+            table.add_row(step["step"], str(step["attempt"]), step["status"],
+                          "yes" if step["cached"] else "", short_duration(took))  # fmt: skip
+        out.print(table)
+    if details.gate:
+        verdict = "[green]passed[/]" if details.gate.get("passed") else "[red]rejected[/]"
+        out.print(f"gate {verdict}")
+        for check in details.gate.get("checks", []):
+            mark = "[green]✓[/]" if check.get("passed") else "[red]✗[/]"
+            out.print(f"  {mark} {check.get('detail')}")
+    for model in details.models:
+        out.print(f"model [bold]{model['name']}[/] v{model['version']}  {model['uri']}")
 
 
 def _git(run: Run) -> str | None:
@@ -185,3 +221,14 @@ def _chart(steps: list[int], values: list[float], title: str) -> str:
     figure.theme("clear")
     figure.plot_size(min(shutil.get_terminal_size().columns, 100), 20)
     return str(figure.build().string(colorless=not sys.stdout.isatty()))
+
+
+@runs.command("cancel")
+@click.argument("run")
+def cancel(run: str) -> None:
+    """Stop a queued or running run; it is marked cancelled."""
+    from workbench.core.settings import load_settings
+    from workbench.services.runs import cancel as cancel_run
+
+    status = cancel_run(load_settings(), run)
+    click.echo(f"run {run} {status}")

@@ -161,7 +161,10 @@ def _open_run(
         return request.adopt_run_id, ledger.attempt(request.adopt_run_id)
     lineage = collect_lineage(request.project_dir, connection)
     run_id = catalogue.create_run(
-        spec.name, params=params, lineage=lineage, tags={"project_dir": str(request.project_dir)}
+        spec.name,
+        params=params,
+        lineage=lineage,
+        tags={"project_dir": str(request.project_dir.resolve())},
     )
     return run_id, 1
 

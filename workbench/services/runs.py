@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from workbench.catalogue.pipelines import PipelineLedger
+from workbench.catalogue.registry import ModelRegistry
 from workbench.compute.owner import open_catalogue
-from workbench.core.entities import Run
+from workbench.core.entities import Run, RunStatus
 from workbench.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,10 +32,48 @@ def list_runs(
         )
 
 
-def show_run(settings: Settings, ref: str) -> Run:
-    """One run by id or unique prefix."""
+@dataclass(frozen=True)
+class RunDetails:
+    """A run plus what its pipeline left: steps, gate verdict, models, traceback."""
+
+    run: Run
+    steps: list[dict[str, Any]]
+    gate: dict[str, Any] | None
+    models: list[dict[str, Any]]
+    traceback: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.run.to_json(),
+            "steps": self.steps,
+            "gate": self.gate,
+            "models": self.models,
+            "traceback": self.traceback,
+        }
+
+
+def show_run(settings: Settings, ref: str) -> RunDetails:
+    """One run by id or unique prefix, with its steps, gate, models and traceback."""
     with open_catalogue(settings) as catalogue:
-        return catalogue.get_run(ref)
+        run = catalogue.get_run(ref)
+        extra = catalogue.backend.query(
+            "SELECT gate, traceback FROM runs WHERE run_id = ?", (run.run_id,)
+        ).to_pylist()[0]
+        gate = json.loads(extra["gate"]) if extra["gate"] else None
+        return RunDetails(
+            run=run,
+            steps=PipelineLedger(catalogue).steps(run.run_id),
+            gate=gate,
+            models=ModelRegistry(catalogue).versions(run.run_id),
+            traceback=extra["traceback"],
+        )
+
+
+def cancel(settings: Settings, ref: str) -> RunStatus:
+    """Stop a queued or running run; it ends `cancelled`."""
+    from workbench.services.control import cancel_run
+
+    return cancel_run(settings, ref)
 
 
 def metric_history(settings: Settings, ref: str, key: str) -> tuple[str, pa.Table]:
