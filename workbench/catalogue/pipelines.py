@@ -75,6 +75,18 @@ class PipelineLedger:
             )
         return [str(s) for s in stale]
 
+    def close_open_steps(self, run_id: str, status: str) -> None:
+        """Steps still marked running when their run stops end with the run's status."""
+        self.backend.write(
+            [
+                Statement(
+                    "UPDATE pipeline_runs SET status = ?, ended_at = ? "
+                    "WHERE run_id = ? AND status = 'running'",
+                    (status, utcnow(), run_id),
+                )
+            ]
+        )
+
     def set_driver(self, run_id: str, driver: dict[str, Any]) -> None:
         """Who runs this run (host, pid, Ray job id): what `runs cancel` needs."""
         self.backend.write(

@@ -174,7 +174,7 @@ def describe(profile: ClusterProfile | None = None) -> Connection:
     context = ray.get_runtime_context()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     address = context.gcs_address
-    mode = "cluster" if profile is not None and profile.address == address else "embedded"
+    mode = "cluster" if profile is not None else "embedded"
     return Connection(
         mode=mode,
         address=address,

@@ -15,12 +15,14 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalogue import Backend, Catalogue, Statement
 from workbench.catalogue.duckdb_backend import CatalogueLockedError, DuckDBBackend
+from workbench.catalogue.pipelines import PipelineLedger
 from workbench.core.errors import CatalogueError, WorkbenchError
 from workbench.core.settings import Settings, load_settings
 
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 NAMESPACE = "workbench"
+SWEEP_EVERY_S = 5.0
+# Drivers beat every 5 s; three missed beats and a bit of slack mean the driver is gone.
+STALE_AFTER_S = 18.0
 
 
 class CatalogueOwner:
@@ -50,6 +55,17 @@ class CatalogueOwner:
         temporary = self._owner_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(self._info))
         temporary.replace(self._owner_file)
+        self._stop = threading.Event()
+        threading.Thread(target=self._sweep, name="workbench-run-sweeper", daemon=True).start()
+
+    def _sweep(self) -> None:
+        """Mark runs whose driver stopped sending heartbeats as crashed."""
+        ledger = PipelineLedger(Catalogue(self._backend))
+        while not self._stop.wait(SWEEP_EVERY_S):
+            try:
+                ledger.sweep_stale(STALE_AFTER_S)
+            except WorkbenchError as error:  # a failed sweep is retried at the next tick
+                logging.getLogger(__name__).warning("run sweep failed: %s", error.message)
 
     def write(self, statements: Sequence[Statement]) -> None:
         self._backend.write(statements)
@@ -61,6 +77,7 @@ class CatalogueOwner:
         return self._info
 
     def close(self) -> None:
+        self._stop.set()
         self._backend.close()
         if self._owner_file.exists() and json.loads(self._owner_file.read_text()) == self._info:
             self._owner_file.unlink()
@@ -141,12 +158,16 @@ def open_catalogue(settings: Settings | None = None) -> Catalogue:
     if ray_connected():
         return Catalogue(ensure_owner(settings))
     try:
-        return Catalogue(DuckDBBackend(settings.catalogue_path))
+        catalogue = Catalogue(DuckDBBackend(settings.catalogue_path))
     except CatalogueLockedError:
         info = read_owner_file(settings)
         if info is None:
             raise
         return Catalogue(_connect_to_owner(settings, info))
+    # We own the file, so no driver can be writing to it: a run still "running" whose
+    # heartbeats stopped has crashed (its embedded Ray, and owner, died with it).
+    PipelineLedger(catalogue).sweep_stale(STALE_AFTER_S)
+    return catalogue
 
 
 def ensure_owner(settings: Settings) -> RemoteBackend:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from workbench import __version__
 from workbench.catalogue import Catalogue
@@ -221,15 +221,19 @@ class _Driver:
                 self.result.steps[step.name] = how
                 events.step_finished(step, how, time.monotonic() - started)
             self._gate_and_register(outputs)
+        except (RunCancelled, KeyboardInterrupt):
+            self._cancelled()
         except StepFailed as failure:
+            if _CancelSignal.requested:
+                self._cancelled()
             self.catalogue.set_status(
                 self.run_id, RunStatus.FAILED, error=failure.message, traceback=failure.traceback
             )
             raise
-        except (RunCancelled, KeyboardInterrupt):
-            self.catalogue.set_status(self.run_id, RunStatus.CANCELLED, error="cancelled")
-            raise RunCancelled(f"run {self.run_id[:12]} cancelled", exit_code=130) from None
         except Exception as error:  # Workbench's own failure: the run must not stay "running"
+            if _CancelSignal.requested:
+                self._cancelled()
+            self.ledger.close_open_steps(self.run_id, "failed")
             self.catalogue.set_status(self.run_id, RunStatus.FAILED,
                                       error=f"{type(error).__name__}: {error}",
                                       traceback=traceback.format_exc())  # fmt: skip
@@ -237,6 +241,11 @@ class _Driver:
         self.catalogue.finish_run(self.run_id)
         self.result.status = RunStatus.FINISHED
         return self.result
+
+    def _cancelled(self) -> NoReturn:
+        self.ledger.close_open_steps(self.run_id, "cancelled")
+        self.catalogue.set_status(self.run_id, RunStatus.CANCELLED, error="cancelled")
+        raise RunCancelled(f"run {self.run_id[:12]} cancelled", exit_code=130) from None
 
     def _execute(
         self, project_dir: Path, step: StepSpec, key: str, outputs: dict[str, dict[str, str]]
@@ -427,14 +436,25 @@ def _heartbeat(settings: Settings, run_id: str) -> Iterator[None]:
         thread.join(timeout=HEARTBEAT_S + 5)
 
 
+class _CancelSignal:
+    """Set by SIGTERM; checked wherever the interrupted step's exception surfaces.
+
+    Raising from a signal handler can interrupt a C call and come out as another
+    exception type (SystemError, a Ray error); the flag keeps the verdict honest.
+    """
+
+    requested = False
+
+
 @contextmanager
 def _cancellable() -> Iterator[None]:
-    """SIGTERM (runs cancel, Ray job stop) raises RunCancelled in the driver's main thread."""
+    """SIGTERM (runs cancel, Ray job stop) cancels the run from the driver's main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def on_term(signum: int, frame: object) -> None:
+        _CancelSignal.requested = True
         raise RunCancelled("cancelled by SIGTERM", exit_code=130)
 
     previous = signal.signal(signal.SIGTERM, on_term)
