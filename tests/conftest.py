@@ -41,7 +41,11 @@ def ray_cluster() -> Iterator[object]:
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     ray.init(
-        num_cpus=2, include_dashboard=False, logging_level="ERROR", namespace="workbench-tests"
+        address="local",  # never attach to a cluster some other process left running
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="ERROR",
+        namespace="workbench-tests",
     )
     yield ray
     ray.shutdown()
