@@ -182,7 +182,7 @@ def _context(
 def test_prepare_train_evaluate_in_process(steps: ModuleType, tmp_path: Path) -> None:
     import mlflow.pyfunc
 
-    params = {
+    params: dict[str, object] = {
         "n_rows": 30_000,
         "fraud_rate": 0.01,
         "seed": 7,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def pm(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return importlib.import_module("predictive_maintenance")
 
 
-def _loader(X: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> object:
+def _loader(X: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
     from torch.utils.data import DataLoader, TensorDataset
 
     generator = torch.Generator().manual_seed(seed)
@@ -34,7 +35,7 @@ def _loader(X: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> object:
     return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator)
 
 
-def _fit(pm: ModuleType, train: object, epochs: int, seed: int = 0) -> object:
+def _fit(pm: ModuleType, train: Any, epochs: int, seed: int = 0) -> Any:
     """A FailureNet trained with the project's pure helpers (no Ray)."""
     model = pm.model
     torch.manual_seed(seed)
@@ -223,10 +224,10 @@ def test_train_loop_on_ray_train_reports_checkpoints_and_resumes(
         TrainContext, tmp_path, "train", dict(PARAMS), ["train", "holdout"], ["model"]
     )
 
-    def loop(config: dict[str, object]) -> None:
+    def loop(config: dict[str, Any]) -> None:
         config["train"](config["context"])  # what Workbench's torch runner does, in short
 
-    def fit(epochs: int) -> object:
+    def fit(epochs: int) -> Any:
         context.params["epochs"] = epochs
         trainer = TorchTrainer(
             loop,

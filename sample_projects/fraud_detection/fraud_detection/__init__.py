@@ -1,0 +1,1 @@
+"""Card-fraud sample project: generated transactions, a random forest, drift knobs."""
