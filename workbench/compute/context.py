@@ -105,6 +105,8 @@ class StepContext:
 class TrainContext(StepContext):
     """A StepContext on one Ray Train worker: rank, world size, checkpoints, reporting."""
 
+    resume_from: str | None = None  # newest checkpoint on disk when this fit started
+
     @property
     def world_rank(self) -> int:
         import ray.train
@@ -129,9 +131,9 @@ class TrainContext(StepContext):
         import ray.train
 
         checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
-            return None
-        return Path(checkpoint.to_directory())
+        if checkpoint is not None:
+            return Path(checkpoint.to_directory())
+        return Path(self.resume_from) if self.resume_from else None
 
     def report(
         self, metrics: dict[str, float], step: int, checkpoint_dir: Path | None = None

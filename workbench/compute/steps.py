@@ -8,14 +8,15 @@ reused worker.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import traceback
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from workbench.compute.context import StepContext, TrainContext
+from workbench.compute.context import CHECKPOINT_META, StepContext, TrainContext
 from workbench.core.errors import WorkbenchError
 
 
@@ -87,6 +88,11 @@ def run_torch(
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
+    # Ray Train restores its own registered checkpoints; one written just before a driver
+    # crash may not be registered yet, so the loop also gets the newest one on disk.
+    resume_from = latest_checkpoint(storage_dir)
+    context = replace(context, resume_from=str(resume_from) if resume_from else None)
+
     use_gpu = gpus_per_worker > 0
     resources: dict[str, float] = {"CPU": cpus_per_worker}
     if use_gpu:
@@ -109,6 +115,19 @@ def run_torch(
         trainer.fit()
     except Exception as error:  # Ray Train wraps worker errors in several types
         raise _step_failed(context.step, error) from None
+
+
+def latest_checkpoint(storage_dir: Path) -> Path | None:
+    """The checkpoint with the highest step that a previous attempt of this run left."""
+    best: tuple[int, Path] | None = None
+    for meta in storage_dir.glob(f"*/checkpoint_*/{CHECKPOINT_META}"):
+        try:
+            step = int(json.loads(meta.read_text())["step"])
+        except (OSError, ValueError, KeyError):
+            continue  # a checkpoint cut short by the crash: not one to resume from
+        if best is None or step > best[0]:
+            best = (step, meta.parent)
+    return best[1] if best else None
 
 
 def _torch_entry(config: dict[str, Any]) -> None:
