@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +14,16 @@ import pytest
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.core.settings import Settings, load_settings
+
+
+def run_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`workbench ARGS` in a subprocess with its own WORKBENCH_HOME and no inherited Ray env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["WORKBENCH_HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        capture_output=True, text=True, env=env, timeout=timeout, check=False,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -49,3 +62,18 @@ def ray_cluster() -> Iterator[object]:
     )
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def local_cluster(home: Path) -> Iterator[Path]:
+    """`workbench cluster up` in a private home (2 CPUs); always taken down."""
+    up = run_cli(home, "cluster", "up", "--cpus", "2", "--json")
+    assert up.returncode == 0, up.stderr[-2000:]
+    profile = json.loads(up.stdout)
+    assert profile["address"].startswith("127.0.0.1:")
+    assert oct((home / "cluster.json").stat().st_mode & 0o777) == "0o600"
+    try:
+        yield home
+    finally:
+        down = run_cli(home, "cluster", "down")
+        assert down.returncode == 0, down.stderr[-2000:]

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import run_cli
 from workbench.compute.owner import open_catalogue, stop_owner
 from workbench.core.entities import RunStatus
 from workbench.core.settings import Settings
@@ -124,30 +125,6 @@ def test_sigkill_a_training_worker_resumes_from_the_checkpoint(env: Settings) ->
     assert attempts == [1, 2]
 
 
-def _cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["WORKBENCH_HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
-        capture_output=True, text=True, env=env, timeout=timeout, check=False,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def local_cluster(home: Path) -> Iterator[Path]:
-    """`workbench cluster up` in a private home; always taken down."""
-    up = _cli(home, "cluster", "up", "--cpus", "2", "--json")
-    assert up.returncode == 0, up.stderr[-2000:]
-    profile = json.loads(up.stdout)
-    assert profile["address"].startswith("127.0.0.1:")
-    assert oct((home / "cluster.json").stat().st_mode & 0o777) == "0o600"
-    try:
-        yield home
-    finally:
-        down = _cli(home, "cluster", "down")
-        assert down.returncode == 0, down.stderr[-2000:]
-
-
 def test_sigkill_the_driver_marks_crashed_then_resume_continues(local_cluster: Path) -> None:
     home = local_cluster
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
@@ -169,7 +146,7 @@ def test_sigkill_the_driver_marks_crashed_then_resume_continues(local_cluster: P
     status = None
     run_id = None
     while time.time() < killed_at + 45:
-        listed = _cli(home, "runs", "ls", "--json")
+        listed = run_cli(home, "runs", "ls", "--json")
         assert listed.returncode == 0, listed.stderr[-2000:]
         runs = json.loads(listed.stdout)
         run_id, status = runs[0]["run_id"], runs[0]["status"]
@@ -180,7 +157,7 @@ def test_sigkill_the_driver_marks_crashed_then_resume_continues(local_cluster: P
     assert status == "crashed"
     assert crashed_after <= 30, f"marked crashed only after {crashed_after:.0f}s"
 
-    resumed = _cli(home, "run", str(MAINTENANCE), "--resume", str(run_id), "--json")
+    resumed = run_cli(home, "run", str(MAINTENANCE), "--resume", str(run_id), "--json")
     assert resumed.returncode in (0, 1), resumed.stderr[-3000:]  # 1: the gate may reject
     assert resumed.stdout, resumed.stderr[-3000:]
     outcome = json.loads(resumed.stdout)
@@ -193,7 +170,7 @@ def test_sigkill_the_driver_marks_crashed_then_resume_continues(local_cluster: P
         "min(step) FILTER (WHERE attempt = 2) AS first_resumed FROM metrics "
         "WHERE key IN ('loss', 'val_loss', 'val_auc') GROUP BY key"
     )
-    rows = json.loads(_cli(home, "catalogue", "sql", query, "--json").stdout)
+    rows = json.loads(run_cli(home, "catalogue", "sql", query, "--json").stdout)
     _assert_no_duplicate_metric_rows(rows)
     for row in rows:
         assert row["n"] == int(PARAMS["epochs"])

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from workbench import __version__
 from workbench.catalogue.backend import Backend, Statement
 from workbench.catalogue.schema import MIGRATIONS, MIGRATIONS_TABLE, known_migrations
 from workbench.core.errors import CatalogueError, CatalogueWriteError, InvalidInputError
+from workbench.core.version import __version__
 
 if TYPE_CHECKING:
     import pyarrow as pa

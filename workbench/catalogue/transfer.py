@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from workbench import __version__
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue
 from workbench.catalogue.schema import TABLES, known_migrations
 from workbench.core.errors import CatalogueError, InvalidInputError
+from workbench.core.version import __version__
 
 MANIFEST = "manifest.json"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from workbench import __version__
+from workbench.core.version import __version__
 
 
 class WorkbenchGroup(click.Group):
@@ -100,10 +100,14 @@ def version(as_json: bool) -> None:
 def _register() -> None:
     from workbench.cli.catalogue import catalogue
     from workbench.cli.cluster import cluster
+    from workbench.cli.demo import demo
     from workbench.cli.pipeline import run
     from workbench.cli.runs import runs
+    from workbench.cli.sweep import sweep
 
+    cli.add_command(demo)
     cli.add_command(run)
+    cli.add_command(sweep)
     cli.add_command(runs)
     cli.add_command(cluster)
     cli.add_command(catalogue)

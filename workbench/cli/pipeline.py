@@ -122,14 +122,15 @@ def run(
     if as_json:
         emit_json(result.to_json())
     else:
-        _summary(console(), result)
+        print_summary(console(), result)
     if result.gate is not None and not result.gate.passed:
         reasons = "; ".join(result.gate.reasons())
         raise WorkbenchError(f"the registration gate rejected run {result.run_id[:12]}: {reasons}",
                              "see the gate in `workbench runs show RUN`", exit_code=1)  # fmt: skip
 
 
-def _summary(out: Console, result: RunResult) -> None:
+def print_summary(out: Console, result: RunResult) -> None:
+    """What a run ended with: status, metrics, the gate's checks, the registered model."""
     out.print(f"[bold green]{result.status}[/] run {result.run_id}")
     for key, value in sorted(result.metrics.items()):
         out.print(f"  {key:<24} {format_value(value)}")

@@ -55,7 +55,10 @@ def run_task(call: StepCall, context: StepContext, *, num_cpus: float, num_gpus:
     import ray
 
     remote = ray.remote(max_calls=1, max_retries=0)(_task_entry).options(
-        num_cpus=num_cpus, num_gpus=num_gpus
+        num_cpus=num_cpus,
+        num_gpus=num_gpus,
+        # Outside any placement group: a sweep trial's tiny bundle must not capture the step.
+        scheduling_strategy="DEFAULT",
     )
     try:
         return ray.get(remote.remote(call, context))

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from workbench import __version__
 from workbench.catalogue import Catalogue
 from workbench.catalogue.pipelines import Artifact, PipelineLedger, StepOutcome
 from workbench.catalogue.registry import ModelRegistry
@@ -37,6 +36,7 @@ from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.gate import GateResult, evaluate_gate
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, Resources, StepSpec, load_spec, resolve_params
+from workbench.core.version import __version__
 from workbench.services.lineage import code_digest, collect_lineage, digest_path
 
 HEARTBEAT_S = 5.0
@@ -67,6 +67,8 @@ class RunRequest:
     gpus_per_worker: float | None = None
     resume: str | None = None
     adopt_run_id: str | None = None  # a queued run created by `run --detach`
+    parent_run_id: str | None = None  # a sweep's trials are children of the sweep run
+    register: bool = True  # trials are compared, not registered one by one
 
 
 @dataclass
@@ -128,14 +130,22 @@ def run_pipeline(settings: Settings, request: RunRequest, events: PipelineEvents
     try:
         ledger = PipelineLedger(catalogue)
         run_id, attempt = _open_run(catalogue, ledger, spec, params, request, connection)
-        ledger.set_driver(run_id, {"host": socket.gethostname(), "pid": os.getpid(),
-                                   "job_id": os.environ.get("RAY_JOB_SUBMISSION_ID")})  # fmt: skip
+        ledger.set_driver(run_id, driver_info())
         events.run_started(run_id, spec, attempt)
         driver = _Driver(settings, catalogue, ledger, spec, params, resources, run_id, attempt)
-        with _heartbeat(settings, run_id), _cancellable():
+        with heartbeat(settings, run_id), _cancellable():
             return driver.run(request, events)
     finally:
         catalogue.close()
+
+
+def driver_info() -> dict[str, Any]:
+    """Who drives a run: what `runs cancel` signals and the heartbeat sweeper watches."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "job_id": os.environ.get("RAY_JOB_SUBMISSION_ID"),
+    }
 
 
 def _open_run(
@@ -164,6 +174,8 @@ def _open_run(
         spec.name,
         params=params,
         lineage=lineage,
+        parent_run_id=request.parent_run_id,
+        kind="trial" if request.parent_run_id else "run",
         tags={"project_dir": str(request.project_dir.resolve())},
     )
     return run_id, 1
@@ -220,7 +232,7 @@ class _Driver:
                     self._fingerprint(step, outputs)
                 self.result.steps[step.name] = how
                 events.step_finished(step, how, time.monotonic() - started)
-            self._gate_and_register(outputs)
+            self._gate_and_register(outputs, allow_register=request.register)
         except (RunCancelled, KeyboardInterrupt):
             self._cancelled()
         except StepFailed as failure:
@@ -350,7 +362,9 @@ class _Driver:
         ).hexdigest()
         self.ledger.set_data_fingerprint(self.run_id, f"sha256:{combined}")
 
-    def _gate_and_register(self, outputs: dict[str, dict[str, str]]) -> None:
+    def _gate_and_register(
+        self, outputs: dict[str, dict[str, str]], *, allow_register: bool
+    ) -> None:
         evaluation = self.spec.evaluation
         if not evaluation.gate and evaluation.max_regression is None:
             return
@@ -362,7 +376,7 @@ class _Driver:
         gate = evaluate_gate(evaluation, metrics, champion)
         self.result.gate = gate
         self.ledger.set_gate(self.run_id, gate.to_json())
-        if not gate.passed or self.spec.register is None:
+        if not gate.passed or self.spec.register is None or not allow_register:
             return
         register = self.spec.register
         artifact = outputs[register.artifact]
@@ -414,7 +428,7 @@ def _signature(model_dir: Path) -> dict[str, Any] | None:
 
 
 @contextmanager
-def _heartbeat(settings: Settings, run_id: str) -> Iterator[None]:
+def heartbeat(settings: Settings, run_id: str) -> Iterator[None]:
     """Beat every HEARTBEAT_S seconds from a thread, through its own catalogue client."""
     stop = threading.Event()
 
