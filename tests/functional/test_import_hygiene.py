@@ -47,6 +47,11 @@ def _loaded(args: list[str], home: Path, tmp_path: Path) -> dict[str, object]:
         ["catalogue", "sql", "SELECT 1"],
         ["version"],
         ["catalogue", "path"],
+        ["run", "--help"],
+        ["sweep", "--help"],
+        ["demo", "--help"],
+        ["cluster", "status"],
+        ["runs", "show", "--help"],
     ],
 )
 def test_no_engine_imported(args: list[str], home: Path, tmp_path: Path) -> None:
