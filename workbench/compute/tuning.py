@@ -57,7 +57,7 @@ def run_trials(
         tune_config=tune.TuneConfig(
             num_samples=trials,
             max_concurrent_trials=concurrency,
-            search_alg=BasicVariantGenerator(random_state=seed),
+            search_alg=BasicVariantGenerator(random_state=seed, max_concurrent=concurrency),
         ),
         run_config=tune.RunConfig(name="tune", storage_path=str(storage_dir), verbose=0),
     )

@@ -19,6 +19,9 @@ from workbench.core.settings import Settings
 from workbench.services.lineage import collect_lineage
 from workbench.services.pipeline import RunRequest, prepare
 
+# Right after `cluster up` the head's job agent may still be starting.
+SUBMIT_WAIT_S = 60.0
+
 
 def submit_detached(settings: Settings, request: RunRequest) -> dict[str, Any]:
     """Queue the run in the catalogue and hand its driver to the cluster as a Ray job."""
@@ -53,18 +56,40 @@ def submit_detached(settings: Settings, request: RunRequest) -> dict[str, Any]:
             command += ["--workers", str(request.workers)]
         if request.gpus_per_worker is not None:
             command += ["--gpus-per-worker", str(request.gpus_per_worker)]
-        from ray.job_submission import JobSubmissionClient  # deferred: needs the dashboard
-
-        client = JobSubmissionClient(profile.dashboard_url)
-        job_id = client.submit_job(
-            entrypoint=shlex.join(command),
-            submission_id=f"workbench-{run_id[:12]}",
-            runtime_env={
-                "env_vars": {"WORKBENCH_HOME": str(settings.home), "RAY_AUTH_MODE": "token"}
-            },
-        )
+        try:
+            job_id = _submit(profile.dashboard_url, shlex.join(command), run_id, settings)
+        except WorkbenchError as error:
+            catalogue.set_status(run_id, RunStatus.FAILED, error=error.message)
+            raise
         PipelineLedger(catalogue).set_driver(run_id, {"job_id": job_id})
     return {"run_id": run_id, "job_id": job_id, "status": "queued"}
+
+
+def _submit(dashboard_url: str, entrypoint: str, run_id: str, settings: Settings) -> str:
+    """Submit the driver as a Ray job, waiting out a job agent that is still starting."""
+    from ray.job_submission import JobSubmissionClient  # deferred: needs the dashboard
+
+    deadline = time.monotonic() + SUBMIT_WAIT_S
+    env = {"WORKBENCH_HOME": str(settings.home), "RAY_AUTH_MODE": "token"}
+    while True:
+        try:
+            client = JobSubmissionClient(dashboard_url)
+            return str(
+                client.submit_job(
+                    entrypoint=entrypoint,
+                    submission_id=f"workbench-{run_id[:12]}",
+                    runtime_env={"env_vars": env},
+                )
+            )
+        except (RuntimeError, ConnectionError) as error:
+            starting = "No available agent" in str(error)
+            if not starting or time.monotonic() > deadline:
+                raise cluster.ClusterError(
+                    f"the cluster's Jobs API refused the run: {str(error).splitlines()[0]}",
+                    "check `workbench cluster status`; run without --detach meanwhile",
+                    exit_code=1,
+                ) from None
+            time.sleep(1.0)
 
 
 def cancel_run(settings: Settings, ref: str, wait_s: float = 20.0) -> RunStatus:
@@ -83,6 +108,7 @@ def cancel_run(settings: Settings, ref: str, wait_s: float = 20.0) -> RunStatus:
             time.sleep(0.5)
         status = catalogue.get_run(run.run_id).status
         if not status.terminal:  # the driver is gone or deaf: record the cancellation ourselves
+            ledger.close_open_steps(run.run_id, "cancelled")
             catalogue.set_status(run.run_id, RunStatus.CANCELLED, error="cancelled")
             status = RunStatus.CANCELLED
         return status
