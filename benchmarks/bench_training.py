@@ -252,12 +252,16 @@ def busy(units: int, data: np.ndarray) -> float:
 def sweep_trial(
     config: dict[str, Any], *, units: int, iterations: int, home: str | None, parent: str | None
 ) -> None:
-    """A Tune trial; with `home`, also what a Workbench trial adds (a child run, its metrics)."""
+    """A Tune trial; with `home`, also what a Workbench trial adds: importing the catalogue
+    client (plain trials never import Workbench), a child run and a metric per iteration."""
     from ray import tune
 
     catalogue, run_id = None, ""
     if home is not None:
-        catalogue = open_catalogue(load_settings(home))
+        from workbench.compute import owner
+        from workbench.core import settings
+
+        catalogue = owner.open_catalogue(settings.load_settings(home))
         run_id = catalogue.create_run("bench_sweep", params=config, parent_run_id=parent,
                                       kind="trial")  # fmt: skip
     data = np.random.default_rng(int(config["x"] * 1e6)).random(SORT_SIZE)

@@ -60,6 +60,7 @@ def status(as_json: bool) -> None:
     state = "up" if info["up"] else "DOWN"
     click.echo(f"cluster {state} at {info['address']}  dashboard {info['dashboard_url']}")
     for name, amount in sorted(info.get("resources", {}).items()):
-        click.echo(f"  {name:<18} {amount:g}")
+        shown = f"{amount / 2**30:.1f} GiB" if "memory" in name else f"{amount:g}"
+        click.echo(f"  {name:<20} {shown}")
     for node in info.get("nodes", []):
         click.echo(f"  node {node}")

@@ -85,13 +85,22 @@ def cluster_up(
     cpus = cpus if cpus is not None else os.cpu_count() or 1
     gpus = gpus if gpus is not None else _local_gpus()
     port, dashboard_port = _free_port(), _free_port()
+    # Fixed defaults (the agent's 52365, the client server's 10001) collide with any other
+    # Ray on this machine, such as an embedded one: give every listener its own free port.
+    agent_ports = [
+        "--dashboard-agent-listen-port", str(_free_port()),
+        "--dashboard-agent-grpc-port", str(_free_port()),
+        "--runtime-env-agent-port", str(_free_port()),
+        "--metrics-export-port", str(_free_port()),
+        "--ray-client-server-port", str(_free_port()),
+    ]  # fmt: skip
     # Token auth on; and a stopped Ray job (runs cancel) gets 15 s, not 3, to record itself.
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_JOB_STOP_WAIT_TIME_S": "15"}
     command = [
         sys.executable, "-m", "ray.scripts.scripts", "start", "--head",
         "--node-ip-address", "127.0.0.1", "--port", str(port),
         "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard_port),
-        "--num-cpus", str(cpus), "--num-gpus", str(gpus), "--disable-usage-stats",
+        "--num-cpus", str(cpus), "--num-gpus", str(gpus), "--disable-usage-stats", *agent_ports,
     ]  # fmt: skip
     settings.home.mkdir(parents=True, exist_ok=True)
     log_path = settings.home / "cluster-start.log"
