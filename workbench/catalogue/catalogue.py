@@ -53,7 +53,7 @@ class Catalogue:
     """Every read and write Workbench makes to its history goes through here."""
 
     def __init__(
-        self, backend: Backend, *, flush_interval_s: float = 0.25, flush_rows: int = 200_000
+        self, backend: Backend, *, flush_interval_s: float = 0.25, flush_rows: int = 1_000_000
     ) -> None:
         self.backend = backend
         self.flush_interval_s = flush_interval_s
@@ -210,10 +210,15 @@ class Catalogue:
         self._after_add(self._buffer.add_many(run_id, key, steps_arr, values_arr, stamps))
 
     def log_batch(self, run_id: str, metrics: Iterable[tuple[str, float, int]]) -> None:
-        """Buffer (key, value, step) points; built on the same buffer as `log_metric`."""
-        stamp = now_us()
+        """Buffer (key, value, step) points, grouped per key onto the columnar fast path."""
+        columns: dict[str, tuple[list[int], list[float]]] = {}
         for key, value, step in metrics:
-            self.log_metric(run_id, key, value, step, stamp)
+            steps, values = columns.setdefault(key, ([], []))
+            steps.append(step)
+            values.append(value)
+        stamp = now_us()
+        for key, (steps, values) in columns.items():
+            self.log_metrics(run_id, key, steps, values, np.full(len(steps), stamp, np.int64))
 
     def flush(self) -> None:
         """Write everything buffered now, in one transaction, and wait for pending writes."""
