@@ -133,7 +133,9 @@ class Catalogue:
         ]
         statements += _key_values("params", run_id, params or {})
         statements += _key_values("tags", run_id, tags or {})
-        self.backend.write(statements)
+        # A remote owner applies one client's writes in order, so later reads see this run;
+        # not waiting keeps run creation off a trial's critical path. Errors surface at sync.
+        self.backend.write(statements, wait=False)
         return run_id
 
     def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
@@ -152,18 +154,25 @@ class Catalogue:
         error: str | None = None,
         traceback: str | None = None,
     ) -> None:
-        """Move a run to `status`; a terminal status also stamps `ended_at`."""
-        self.flush()
+        """Move a run to `status`; a terminal status also stamps `ended_at`.
+
+        Buffered metrics go first, in order; like `create_run`, this does not wait for a
+        remote owner (close or flush does).
+        """
         ended = utcnow() if status.terminal else None
-        self.backend.write(
-            [
-                Statement(
-                    "UPDATE runs SET status = ?, ended_at = ?, error = ?, traceback = ? "
-                    "WHERE run_id = ?",
-                    (str(status), ended, error, traceback, run_id),
-                )
-            ]
-        )
+        with self._flush_lock:
+            self._raise_flush_error()
+            self._write_buffer(wait=False)
+            self.backend.write(
+                [
+                    Statement(
+                        "UPDATE runs SET status = ?, ended_at = ?, error = ?, traceback = ? "
+                        "WHERE run_id = ?",
+                        (str(status), ended, error, traceback, run_id),
+                    )
+                ],
+                wait=False,
+            )
 
     def finish_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> None:
         """Flush the run's metrics and mark it finished (or another terminal status)."""

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalogue import Backend, Catalogue, Statement
-from workbench.catalogue.duckdb_backend import CatalogueLockedError, DuckDBBackend
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.core.errors import CatalogueError, WorkbenchError
 from workbench.core.settings import Settings, load_settings
@@ -40,6 +39,8 @@ class CatalogueOwner:
 
     def __init__(self, catalogue_path: str, owner_file: str) -> None:
         import ray  # deferred: this class only runs inside a Ray worker
+
+        from workbench.catalogue.duckdb_backend import DuckDBBackend
 
         self._backend = DuckDBBackend(catalogue_path)
         self._owner_file = Path(owner_file)
@@ -157,6 +158,9 @@ def open_catalogue(settings: Settings | None = None) -> Catalogue:
     settings = settings or load_settings()
     if ray_connected():
         return Catalogue(ensure_owner(settings))
+    # Deferred: processes that reach the catalogue through the owner never need DuckDB.
+    from workbench.catalogue.duckdb_backend import CatalogueLockedError, DuckDBBackend
+
     try:
         catalogue = Catalogue(DuckDBBackend(settings.catalogue_path))
     except CatalogueLockedError:
