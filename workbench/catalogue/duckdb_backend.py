@@ -13,7 +13,12 @@ import duckdb
 
 from workbench.catalogue.backend import Backend, Statement
 from workbench.catalogue.schema import MIGRATIONS, MIGRATIONS_TABLE, known_migrations
-from workbench.core.errors import CatalogueError, CatalogueWriteError, InvalidInputError
+from workbench.core.errors import (
+    CatalogueError,
+    CatalogueWriteError,
+    InvalidInputError,
+    first_line,
+)
 from workbench.core.version import __version__
 
 if TYPE_CHECKING:
@@ -82,12 +87,10 @@ class DuckDBBackend(Backend):
                 return relation.to_arrow_table()
             except duckdb.FatalException as error:
                 self._invalidate()
-                raise CatalogueError(
-                    f"catalogue {self.path} failed: {_first_line(error)}"
-                ) from None
+                raise CatalogueError(f"catalogue {self.path} failed: {first_line(error)}") from None
             except duckdb.Error as error:
                 raise InvalidInputError(
-                    _first_line(error), "check the SQL against `DESCRIBE runs`"
+                    first_line(error), "check the SQL against `DESCRIBE runs`"
                 ) from None
 
     def close(self) -> None:
@@ -124,10 +127,10 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
                 f"catalogue {path} is not a valid DuckDB database (corrupt or another file)",
                 "move it aside and restore from `workbench catalogue import DIR`",
             ) from None
-        raise CatalogueError(f"cannot open catalogue {path}: {_first_line(error)}") from None
+        raise CatalogueError(f"cannot open catalogue {path}: {first_line(error)}") from None
     except duckdb.Error as error:
         raise CatalogueError(
-            f"cannot open catalogue {path}: {_first_line(error)}",
+            f"cannot open catalogue {path}: {first_line(error)}",
             "the file may come from a newer DuckDB or be damaged",
         ) from None
 
@@ -170,7 +173,7 @@ def ensure_read_only(sql: str) -> None:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as error:
-        raise InvalidInputError(f"malformed SQL: {_first_line(error)}", _READ_ONLY_HINT) from None
+        raise InvalidInputError(f"malformed SQL: {first_line(error)}", _READ_ONLY_HINT) from None
     if len(statements) != 1:
         raise InvalidInputError(f"expected one statement, got {len(statements)}", _READ_ONLY_HINT)
     kind = statements[0].type
@@ -194,12 +197,8 @@ def _unregister(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _write_error(path: Path, error: duckdb.Error) -> CatalogueWriteError:
-    text = _first_line(error)
+    text = first_line(error)
     hint = "data committed before this write is intact"
     if any(s in text for s in ("No space left", "File too large", "disk", "Disk")):
         hint = "the disk is full or a file size limit was hit: free space and retry; " + hint
     return CatalogueWriteError(f"could not write to catalogue {path}: {text}", hint)
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError, first_line
 from workbench.core.settings import Settings
 
 NAMESPACE = "workbench"
@@ -163,7 +163,7 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
                 ray.init(address=profile.address, namespace=NAMESPACE, **quiet)
             except (ConnectionError, RuntimeError) as error:
                 raise ClusterError(
-                    f"cannot reach the cluster at {profile.address}: {_first_line(error)}",
+                    f"cannot reach the cluster at {profile.address}: {first_line(error)}",
                     "is it up? `workbench cluster status`",
                 ) from None
         else:
@@ -274,8 +274,3 @@ def _local_gpus() -> int:
     from workbench.compute.gpus import gpu_count
 
     return gpu_count()
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

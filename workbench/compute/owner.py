@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.catalogue import Backend, Catalogue, Statement
 from workbench.catalogue.pipelines import PipelineLedger
-from workbench.core.errors import CatalogueError, WorkbenchError
+from workbench.core.errors import CatalogueError, WorkbenchError, first_line
 from workbench.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class RemoteBackend(Backend):
             raise
         except ray.exceptions.RayActorError as error:
             raise CatalogueError(
-                f"the catalogue owner ({self._location}) is gone: {_first_line(error)}",
+                f"the catalogue owner ({self._location}) is gone: {first_line(error)}",
                 "it restarts on its own; retry, or check `ray status`",
             ) from None
 
@@ -200,7 +200,7 @@ def ensure_owner(settings: Settings) -> RemoteBackend:
     except ray.exceptions.RayActorError as error:
         cause = getattr(error, "cause", None) or error
         raise CatalogueError(
-            f"the catalogue owner could not open {path}: {_first_line(cause)}",
+            f"the catalogue owner could not open {path}: {first_line(cause)}",
             "is another process holding the file? stop it, or use the cluster's owner",
         ) from None
     return backend
@@ -248,12 +248,7 @@ def _connect_to_owner(settings: Settings, info: dict[str, Any]) -> RemoteBackend
     except (ConnectionError, ValueError, RuntimeError) as error:
         raise CatalogueError(
             f"catalogue {settings.catalogue_path} is locked and its owner at {info['address']} "
-            f"cannot be reached: {_first_line(error)}",
+            f"cannot be reached: {first_line(error)}",
             "is the cluster up? check `ray status`",
         ) from None
     return RemoteBackend(actor, f"{settings.catalogue_path} (owner on {info.get('host')})")
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

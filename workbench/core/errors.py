@@ -45,3 +45,9 @@ class CatalogueWriteError(CatalogueError):
     """A write to the catalogue failed; nothing of that batch was committed."""
 
     exit_code = 1
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's text (engines often add pages of context), or its type."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
