@@ -74,6 +74,102 @@ class ModelRegistry:
         ).to_pylist()
         return int(rows[0]["v"]) if rows and rows[0]["v"] is not None else None
 
+    def models(self) -> list[dict[str, Any]]:
+        """Every model: versions, latest version and its aliases."""
+        return self.backend.query(
+            "SELECT v.name, count(*) AS versions, max(v.version) AS latest, max(v.created_at) "
+            "AS updated_at, (SELECT list(a.alias || '=v' || a.version ORDER BY a.alias) "
+            "FROM model_aliases a WHERE a.name = v.name) AS aliases "
+            "FROM model_versions v GROUP BY v.name ORDER BY v.name"
+        ).to_pylist()
+
+    def version(self, name: str, version: int) -> dict[str, Any] | None:
+        """One version's row, or None."""
+        rows = self.backend.query(
+            "SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, version)
+        ).to_pylist()
+        return rows[0] if rows else None
+
+    def latest_version(self, name: str) -> int | None:
+        rows = self.backend.query(
+            "SELECT max(version) AS v FROM model_versions WHERE name = ?", (name,)
+        ).to_pylist()
+        return int(rows[0]["v"]) if rows and rows[0]["v"] is not None else None
+
+    def alias_target(self, name: str, alias: str) -> int | None:
+        rows = self.backend.query(
+            "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", (name, alias)
+        ).to_pylist()
+        return int(rows[0]["version"]) if rows else None
+
+    def aliases(self, name: str) -> dict[str, int]:
+        rows = self.backend.query(
+            "SELECT alias, version FROM model_aliases WHERE name = ? ORDER BY alias", (name,)
+        ).to_pylist()
+        return {row["alias"]: int(row["version"]) for row in rows}
+
+    def move_alias(
+        self, name: str, alias: str, version: int, *, reason: str, approver: str | None
+    ) -> int | None:
+        """Point `name@alias` at `version`, with its audit row, atomically; the old target."""
+        previous = self.alias_target(name, alias)
+        details = {"alias": alias, "from": previous, "to": version, "approver": approver}
+        self.backend.write(
+            [
+                Statement(
+                    "INSERT INTO model_aliases VALUES (?, ?, ?, ?) ON CONFLICT (name, alias) "
+                    "DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                    (name, alias, version, utcnow()),
+                ),
+                _audit("alias.move", f"{name}@{alias}", reason, details),
+            ]
+        )
+        return previous
+
+    def alias_history(self, name: str, alias: str) -> list[dict[str, Any]]:
+        """Moves of `name@alias`, newest first, from the audit trail."""
+        rows = self.backend.query(
+            "SELECT event_id, ts, actor, reason, details FROM audit_events "
+            "WHERE action = 'alias.move' AND target = ? ORDER BY event_id DESC",
+            (f"{name}@{alias}",),
+        ).to_pylist()
+        for row in rows:
+            row["details"] = json.loads(row["details"] or "{}")
+        return rows
+
+    def record_refusal(self, name: str, alias: str, version: int, reason: str, why: str) -> None:
+        """A refused promotion still leaves its audit row."""
+        details = {"alias": alias, "to": version, "refused": why}
+        self.backend.write([_audit("alias.move.refused", f"{name}@{alias}", reason, details)])
+
+    def open_drift_alert(self, name: str, version: int) -> bool:
+        """True when the newest drift check of this version found drift."""
+        rows = self.backend.query(
+            "SELECT drifted FROM drift_checks WHERE model_name = ? AND model_version = ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            (name, version),
+        ).to_pylist()
+        return bool(rows and rows[0]["drifted"])
+
+    def image_built(self, name: str, version: int) -> bool:
+        """True when `package build` recorded an image of this version."""
+        rows = self.backend.query(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'package.build' AND target = ?",
+            (f"{name}:{version}",),
+        ).to_pylist()
+        return bool(rows[0]["n"])
+
+    def audit_events(self, limit: int) -> list[dict[str, Any]]:
+        """The audit trail, newest first."""
+        rows = self.backend.query(
+            "SELECT event_id, ts, actor, action, target, reason, details FROM audit_events "
+            "ORDER BY event_id DESC LIMIT ?",
+            (limit,),
+        ).to_pylist()
+        for row in rows:
+            row["details"] = json.loads(row["details"] or "{}")
+        return rows
+
     def versions(self, run_id: str) -> list[dict[str, Any]]:
         """Model versions registered from a run."""
         return self.backend.query(

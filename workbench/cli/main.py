@@ -101,6 +101,7 @@ def _register() -> None:
     from workbench.cli.catalogue import catalogue
     from workbench.cli.cluster import cluster
     from workbench.cli.demo import demo
+    from workbench.cli.models import audit, models
     from workbench.cli.pipeline import run
     from workbench.cli.runs import runs
     from workbench.cli.sweep import sweep
@@ -109,6 +110,8 @@ def _register() -> None:
     cli.add_command(run)
     cli.add_command(sweep)
     cli.add_command(runs)
+    cli.add_command(models)
+    cli.add_command(audit)
     cli.add_command(cluster)
     cli.add_command(catalogue)
 

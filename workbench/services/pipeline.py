@@ -37,6 +37,7 @@ from workbench.core.gate import GateResult, evaluate_gate
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, Resources, StepSpec, load_spec, resolve_params
 from workbench.core.version import __version__
+from workbench.packaging.manifest import write_manifest
 from workbench.services.lineage import code_digest, collect_lineage, digest_path
 
 HEARTBEAT_S = 5.0
@@ -307,6 +308,8 @@ class _Driver:
                 self.ledger.step_finished(self.run_id, step.name, self.attempt, status="failed",
                                           cache_key=key, error=missing.message)  # fmt: skip
                 raise missing
+            if path.is_dir():
+                write_manifest(path)  # verified before anything loads this artifact
             sha, size = digest_path(path)
             artifacts.append(Artifact(name, str(path), sha, size))
             produced[name] = {"uri": str(path), "sha256": sha}

@@ -1,0 +1,137 @@
+"""`workbench models ...` and `workbench audit ls`: the registry and its audit trail."""
+
+from __future__ import annotations
+
+import click
+
+from workbench.cli.render import console, emit_json, short_time
+
+
+@click.group()
+def models() -> None:
+    """Model versions and aliases (champion, challenger, any name)."""
+
+
+@models.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ls(as_json: bool) -> None:
+    """List registered models with their latest version and aliases."""
+    from workbench.core.settings import load_settings
+    from workbench.services.models import list_models
+
+    found = list_models(load_settings())
+    if as_json:
+        emit_json(found)
+        return
+    if not found:
+        console().print("no models yet: a run whose gate passes registers one", style="dim")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"):
+        table.add_column(column, no_wrap=True)
+    for model in found:
+        aliases = ", ".join(model["aliases"] or []) or "-"
+        table.add_row(model["name"], str(model["versions"]), f"v{model['latest']}", aliases,
+                      short_time(model["updated_at"]))  # fmt: skip
+    console().print(table)
+
+
+@models.command("show")
+@click.argument("ref", metavar="NAME[:VERSION|@ALIAS]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(ref: str, as_json: bool) -> None:
+    """Show one model version: source run, checksum, signature, gate, aliases."""
+    from workbench.core.settings import load_settings
+    from workbench.services.models import show_model
+
+    row = show_model(load_settings(), ref)
+    if as_json:
+        emit_json(row)
+        return
+    out = console()
+    out.print(f"[bold]{row['name']}[/] v{row['version']}  {', '.join(row['aliases'])}")
+    for label in ("run_id", "flavor", "uri", "sha256", "created_at"):
+        out.print(f"  [dim]{label:<10}[/] {row.get(label)}")
+    gate = row.get("gate") or {}
+    verdict = "[green]passed[/]" if gate.get("passed") else "[red]not passed[/]"
+    out.print(f"  [dim]gate[/]       {verdict}")
+    for check in gate.get("checks", []):
+        out.print(f"    {'✓' if check.get('passed') else '✗'} {check.get('detail')}")
+
+
+@models.command("promote")
+@click.argument("ref", metavar="NAME:VERSION")
+@click.argument("alias")
+@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@click.option(
+    "--approve", is_flag=True, help="Record you (OS user or WORKBENCH_IDENTITY) as approver."
+)
+@click.option("--require-image", is_flag=True, help="Refuse unless an image of it was built.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def promote(
+    ref: str, alias: str, reason: str, approve: bool, require_image: bool, as_json: bool
+) -> None:
+    """Point ALIAS at NAME:VERSION. `champion` must pass the gates first.
+
+    Gates for champion: the evaluation gate passed, no open drift alert, the artifact
+    matches its manifest, and with --require-image an image was built. A refusal
+    exits 1 and is itself recorded in the audit trail.
+    """
+    from workbench.core.settings import load_settings
+    from workbench.services.models import promote as promote_model
+
+    moved = promote_model(
+        load_settings(), ref, alias, reason=reason, approve=approve, require_image=require_image
+    )
+    _report(moved, as_json)
+
+
+@models.command("rollback")
+@click.argument("name")
+@click.argument("alias")
+@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def rollback(name: str, alias: str, reason: str, as_json: bool) -> None:
+    """Point NAME@ALIAS back at the version it pointed to before its last move."""
+    from workbench.core.settings import load_settings
+    from workbench.services.models import rollback as rollback_model
+
+    _report(rollback_model(load_settings(), name, alias, reason=reason), as_json)
+
+
+def _report(moved: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        emit_json(moved)
+        return
+    before = f" (was v{moved['previous']})" if moved.get("previous") else ""
+    click.echo(f"{moved['name']}@{moved['alias']} -> v{moved['version']}{before}")
+
+
+@click.group()
+def audit() -> None:
+    """The append-only audit trail: alias moves, approvals, registrations, builds."""
+
+
+@audit.command("ls")
+@click.option("--limit", "-n", default=100, show_default=True, help="Newest N events.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def audit_ls(limit: int, as_json: bool) -> None:
+    """List audit events, newest first."""
+    from workbench.core.settings import load_settings
+    from workbench.services.models import audit_trail
+
+    events = audit_trail(load_settings(), limit)
+    if as_json:
+        emit_json(events)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("#", "WHEN", "WHO", "ACTION", "TARGET", "WHY"):
+        table.add_column(column, no_wrap=column != "WHY")
+    for event in events:
+        table.add_row(str(event["event_id"]), short_time(event["ts"]), event["actor"],
+                      event["action"], event["target"] or "-", event["reason"] or "-")  # fmt: skip
+    console().print(table)

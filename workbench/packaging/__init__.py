@@ -1,0 +1,1 @@
+"""Model artifacts and images: manifests of checksums, verification before every load."""

@@ -1,0 +1,156 @@
+"""The model registry: list, show, promote and roll back aliases, read the audit trail."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.catalogue.registry import ModelRegistry, current_actor
+from workbench.compute.owner import open_catalogue
+from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchError
+from workbench.core.settings import Settings
+from workbench.packaging.manifest import verify_manifest
+
+_REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?::(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_.-]+))?$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+_HINT = "list models: workbench models ls"
+
+
+class GateRefused(WorkbenchError):
+    """A promotion that a gate does not allow."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """NAME, NAME:VERSION or NAME@ALIAS as a user typed it."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+
+def parse_ref(text: str) -> ModelRef:
+    match = _REF.match(text.strip())
+    if match is None:
+        raise InvalidInputError(f"{text!r} is not NAME, NAME:VERSION or NAME@ALIAS", _HINT)
+    version = match.group("version")
+    return ModelRef(match.group("name"), int(version) if version else None, match.group("alias"))
+
+
+def _resolve(registry: ModelRegistry, ref: ModelRef) -> int:
+    if registry.latest_version(ref.name) is None:
+        raise NotFoundError(f"no model named {ref.name!r}", _HINT)
+    if ref.alias is not None:
+        version = registry.alias_target(ref.name, ref.alias)
+        if version is None:
+            known = ", ".join(registry.aliases(ref.name)) or "none yet"
+            raise NotFoundError(f"{ref.name} has no alias {ref.alias!r}", f"its aliases: {known}")
+        return version
+    if ref.version is not None:
+        if registry.version(ref.name, ref.version) is None:
+            latest = registry.latest_version(ref.name)
+            raise NotFoundError(f"{ref.name} has no version {ref.version}", f"latest is v{latest}")
+        return ref.version
+    return int(registry.latest_version(ref.name) or 0)
+
+
+def list_models(settings: Settings) -> list[dict[str, Any]]:
+    with open_catalogue(settings) as catalogue:
+        return ModelRegistry(catalogue).models()
+
+
+def show_model(settings: Settings, text: str) -> dict[str, Any]:
+    """One version with its aliases and gate."""
+    with open_catalogue(settings) as catalogue:
+        registry = ModelRegistry(catalogue)
+        ref = parse_ref(text)
+        version = _resolve(registry, ref)
+        row = registry.version(ref.name, version) or {}
+        aliases = registry.aliases(ref.name)
+    row["signature"] = json.loads(row.get("signature") or "null")
+    row["gate"] = json.loads(row.get("gate") or "null")
+    row["aliases"] = sorted(a for a, v in aliases.items() if v == version)
+    return row
+
+
+def promote(
+    settings: Settings,
+    text: str,
+    alias: str,
+    *,
+    reason: str,
+    approve: bool = False,
+    require_image: bool = False,
+) -> dict[str, Any]:
+    """Move ALIAS to NAME:VERSION; a `champion` must pass the gates first."""
+    ref = parse_ref(text)
+    if ref.version is None:
+        raise InvalidInputError("promote needs NAME:VERSION", "e.g. fraud:3")
+    if not _ALIAS.match(alias):
+        raise InvalidInputError(f"{alias!r} is not a valid alias name", "letters, digits, _ . -")
+    if not reason.strip():
+        raise InvalidInputError("--reason must say why", "e.g. --reason 'AUC +0.02 on holdout'")
+    with open_catalogue(settings) as catalogue:
+        registry = ModelRegistry(catalogue)
+        version = _resolve(registry, ref)
+        refusal = (
+            _champion_gates(registry, ref.name, version, require_image)
+            if alias == "champion"
+            else None
+        )
+        if refusal is not None:
+            registry.record_refusal(ref.name, alias, version, reason, refusal)
+            raise GateRefused(f"{ref.name}:{version} cannot become {alias}: {refusal}",
+                              "fix the cause, or promote it under another alias")  # fmt: skip
+        approver = current_actor() if approve else None
+        previous = registry.move_alias(ref.name, alias, version, reason=reason, approver=approver)
+    return {"name": ref.name, "alias": alias, "version": version, "previous": previous,
+            "approver": approver}  # fmt: skip
+
+
+def rollback(settings: Settings, name: str, alias: str, *, reason: str) -> dict[str, Any]:
+    """Point ALIAS back at the version it pointed to before its last move."""
+    if not reason.strip():
+        raise InvalidInputError("--reason must say why", "e.g. --reason 'p99 latency doubled'")
+    with open_catalogue(settings) as catalogue:
+        registry = ModelRegistry(catalogue)
+        current = registry.alias_target(name, alias)
+        if current is None:
+            raise NotFoundError(f"{name} has no alias {alias!r}", _HINT)
+        history = registry.alias_history(name, alias)
+        previous = next(
+            (e["details"].get("from") for e in history if e["details"].get("to") == current), None
+        )
+        if previous is None:
+            raise InvalidInputError(f"{name}@{alias} has no earlier version to roll back to")
+        registry.move_alias(name, alias, int(previous), reason=reason, approver=None)
+    return {"name": name, "alias": alias, "version": int(previous), "previous": current}
+
+
+def audit_trail(settings: Settings, limit: int = 100) -> list[dict[str, Any]]:
+    with open_catalogue(settings) as catalogue:
+        return ModelRegistry(catalogue).audit_events(limit)
+
+
+def _champion_gates(
+    registry: ModelRegistry, name: str, version: int, require_image: bool
+) -> str | None:
+    """Why `name:version` may not be champion, or None when every gate passes."""
+    row = registry.version(name, version) or {}
+    gate = json.loads(row.get("gate") or "{}")
+    if not gate.get("passed"):
+        return "its evaluation gate did not pass"
+    if registry.open_drift_alert(name, version):
+        return "its latest drift check found drift (an open alert)"
+    if require_image and not registry.image_built(name, version):
+        return f"no image was built (workbench package build {name}:{version})"
+    try:
+        verify_manifest(Path(row["uri"]))
+    except WorkbenchError as error:
+        return f"its artifact failed verification: {error.message}"
+    return None
