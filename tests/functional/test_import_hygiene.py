@@ -52,6 +52,8 @@ def _loaded(args: list[str], home: Path, tmp_path: Path) -> dict[str, object]:
         ["demo", "--help"],
         ["cluster", "status"],
         ["runs", "show", "--help"],
+        ["models", "ls"],
+        ["audit", "ls"],
     ],
 )
 def test_no_engine_imported(args: list[str], home: Path, tmp_path: Path) -> None:

@@ -152,3 +152,15 @@ def test_audit_rows_cannot_be_changed_or_deleted(
         text = source.read_text().upper()
         assert "UPDATE AUDIT_EVENTS" not in text, source
         assert "DELETE FROM AUDIT_EVENTS" not in text, source
+
+
+def test_model_card_is_markdown_from_the_catalogue(registry: dict[int, Path]) -> None:
+    _invoke("models", "promote", "fraud:2", "champion", "--reason", "best")
+    code, out, _ = _invoke("models", "card", "fraud@champion")
+    assert code == 0
+    assert out.startswith("# Model card: fraud v2")
+    assert "- Aliases: champion" in out
+    assert "| auc | 0.92 |" in out
+    assert "The gate passed." in out
+    assert "No open drift alert." in out
+    assert "## Intended use" in out

@@ -19,6 +19,8 @@ from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, SpecError, StepSpec
+from workbench.packaging.manifest import verify_manifest
+from workbench.services.models import model_card
 from workbench.services.pipeline import RunRequest, run_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -223,8 +225,13 @@ def test_fraud_sample_end_to_end_on_two_workers(env: Settings) -> None:
     import mlflow.pyfunc
 
     uri = _rows(env, "SELECT uri FROM model_versions")[0]["uri"]
+    verify_manifest(Path(str(uri)))  # every output carries its checksums
     model = mlflow.pyfunc.load_model(str(uri))
     assert model.metadata.signature is not None
+    card = model_card(env, "fraud:1")
+    assert "Ranking card transactions for manual review" in card
+    assert "- Data fingerprint: sha256:" in card
+    assert "| n_rows | 20000 |" in card
 
 
 def test_cli_prints_a_failing_step_in_one_line_and_exits_1(home: Path, tmp_path: Path) -> None:

@@ -61,6 +61,20 @@ def show(ref: str, as_json: bool) -> None:
         out.print(f"    {'✓' if check.get('passed') else '✗'} {check.get('detail')}")
 
 
+@models.command("card")
+@click.argument("ref", metavar="NAME[:VERSION|@ALIAS]")
+def card(ref: str) -> None:
+    """Print a Markdown model card: intended use, lineage, params, metrics, gate, drift.
+
+    \b
+    Example: workbench models card fraud@champion > MODEL_CARD.md
+    """
+    from workbench.core.settings import load_settings
+    from workbench.services.models import model_card
+
+    click.echo(model_card(load_settings(), ref))
+
+
 @models.command("promote")
 @click.argument("ref", metavar="NAME:VERSION")
 @click.argument("alias")

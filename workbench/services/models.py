@@ -154,3 +154,63 @@ def _champion_gates(
     except WorkbenchError as error:
         return f"its artifact failed verification: {error.message}"
     return None
+
+
+def model_card(settings: Settings, text: str) -> str:
+    """A Markdown model card assembled from the catalogue and the project's spec."""
+    with open_catalogue(settings) as catalogue:
+        registry = ModelRegistry(catalogue)
+        ref = parse_ref(text)
+        version = _resolve(registry, ref)
+        row = registry.version(ref.name, version) or {}
+        aliases = sorted(a for a, v in registry.aliases(ref.name).items() if v == version)
+        run = catalogue.get_run(row["run_id"]) if row.get("run_id") else None
+        drift = registry.open_drift_alert(ref.name, version)
+    gate = json.loads(row.get("gate") or "{}")
+    spec = _spec_of(run.tags.get("project_dir")) if run else None
+    lines = [f"# Model card: {ref.name} v{version}", ""]
+    lines += [f"- Aliases: {', '.join(aliases) or 'none'}", f"- Flavor: {row.get('flavor')}",
+              f"- Registered: {row.get('created_at')}", f"- Artifact: `{row.get('uri')}`",
+              f"- sha256: `{row.get('sha256')}`", ""]  # fmt: skip
+    lines += ["## Intended use", "", (spec.intended_use if spec else "") or "Not recorded.", ""]
+    if spec and spec.description:
+        lines += ["## Description", "", spec.description, ""]
+    if run is not None:
+        lineage = run.lineage
+        packages = lineage.environment
+        dirty = " (uncommitted changes)" if lineage.git_dirty else ""
+        lines += ["## Lineage", "", f"- Source run: `{run.run_id}` ({run.project}, {run.status})",
+                  f"- Git commit: {lineage.git_commit or 'not a git checkout'}{dirty}",
+                  f"- Data fingerprint: {lineage.data_fingerprint or 'not recorded'}",
+                  f"- Cluster: {lineage.cluster_id} ({', '.join(lineage.nodes)})",
+                  "- Packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())),
+                  ""]  # fmt: skip
+        lines += _table("Parameters", run.params)
+        lines += _table("Metrics", {k: f"{v:.6g}" for k, v in run.metrics.items()})
+    verdict = "passed" if gate.get("passed") else "did not pass"
+    lines += ["## Evaluation gate", "", f"The gate {verdict}.", ""]
+    lines += [
+        f"- {'✓' if c.get('passed') else '✗'} {c.get('detail')}" for c in gate.get("checks", [])
+    ]
+    lines += ["", "## Drift", "", "Open alert: the latest drift check found drift." if drift
+              else "No open drift alert.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _table(title: str, values: dict[str, Any]) -> list[str]:
+    if not values:
+        return []
+    rows = [f"| {key} | {value} |" for key, value in sorted(values.items())]
+    return [f"## {title}", "", "| name | value |", "|---|---|", *rows, ""]
+
+
+def _spec_of(project_dir: str | None) -> Any:
+    """The project spec the run came from, if its folder is still there."""
+    if not project_dir:
+        return None
+    from workbench.core.spec import load_spec
+
+    try:
+        return load_spec(project_dir)
+    except WorkbenchError:
+        return None
