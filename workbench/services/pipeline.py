@@ -38,6 +38,7 @@ from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, Resources, StepSpec, load_spec, resolve_params
 from workbench.core.version import __version__
 from workbench.packaging.manifest import write_manifest
+from workbench.packaging.safe_paths import safe_join
 from workbench.services.lineage import code_digest, collect_lineage, digest_path
 
 HEARTBEAT_S = 5.0
@@ -264,7 +265,8 @@ class _Driver:
         self, project_dir: Path, step: StepSpec, key: str, outputs: dict[str, dict[str, str]]
     ) -> StepOutcome:
         run_dir = self.settings.run_dir(self.run_id)
-        step_outputs = {name: run_dir / "artifacts" / name for name in step.outputs}
+        store = run_dir / "artifacts"
+        step_outputs = {name: safe_join(store, name) for name in step.outputs}
         for path in step_outputs.values():
             shutil.rmtree(path, ignore_errors=True)  # a failed earlier attempt's leftovers
         context = StepContext(
