@@ -101,6 +101,7 @@ def _register() -> None:
     from workbench.cli.catalogue import catalogue
     from workbench.cli.cluster import cluster
     from workbench.cli.demo import demo
+    from workbench.cli.mlflow import mlflow_group
     from workbench.cli.models import audit, models
     from workbench.cli.pipeline import run
     from workbench.cli.runs import runs
@@ -112,6 +113,7 @@ def _register() -> None:
     cli.add_command(runs)
     cli.add_command(models)
     cli.add_command(audit)
+    cli.add_command(mlflow_group)
     cli.add_command(cluster)
     cli.add_command(catalogue)
 

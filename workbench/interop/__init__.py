@@ -1,0 +1,1 @@
+"""Adapters to other tools' stores (MLflow tracking and registry)."""
