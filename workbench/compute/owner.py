@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 NAMESPACE = "workbench"
-SWEEP_EVERY_S = 5.0
-# Drivers beat every 5 s; three missed beats and a bit of slack mean the driver is gone.
-STALE_AFTER_S = 18.0
+SWEEP_EVERY_S = 2.0
+# Drivers beat every 5 s; three missed beats mean the driver is gone.
+STALE_AFTER_S = 15.0
 
 
 class CatalogueOwner:
