@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import run_cli
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.cli.main import cli
@@ -160,26 +161,10 @@ def _snapshot(settings: Settings) -> list[tuple[object, ...]]:
         con.close()
 
 
-def _workbench(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**_env(), "WORKBENCH_HOME": str(home)},
-        timeout=60,
-    )
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-
-
 def test_corrupt_catalogue_is_refused_cleanly(settings: Settings, home: Path) -> None:
     home.mkdir(parents=True)
     settings.catalogue_path.write_bytes(b"\x00garbage" * 512)
-    result = _workbench("runs", "ls", home=home)
+    result = run_cli(home, "runs", "ls")
     assert result.returncode == 2
     assert "not a valid DuckDB database" in result.stderr
     assert "Traceback" not in result.stderr
@@ -191,7 +176,7 @@ def test_newer_schema_is_refused_cleanly(settings: Settings, home: Path) -> None
     con = duckdb.connect(str(settings.catalogue_path))
     con.execute("INSERT INTO migrations VALUES ('0999_from_a_newer_release', now())")
     con.close()
-    result = _workbench("runs", "ls", home=home)
+    result = run_cli(home, "runs", "ls")
     assert result.returncode == 2
     assert "newer version" in result.stderr
     assert "hint: upgrade" in result.stderr
@@ -213,7 +198,7 @@ def test_locked_catalogue_names_the_holder(settings: Settings, home: Path) -> No
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "ready"
-        result = _workbench("runs", "ls", home=home)
+        result = run_cli(home, "runs", "ls")
         assert result.returncode == 2
         assert f"in use by process {holder.pid}" in result.stderr
         assert "Traceback" not in result.stderr

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_cli
 from workbench.catalogue import Catalogue
 from workbench.compute.owner import open_catalogue, read_owner_file, stop_owner
 from workbench.core.settings import Settings
@@ -99,16 +97,7 @@ def test_cli_in_another_process_goes_through_the_owner(
     info = read_owner_file(settings)
     assert info is not None
     assert info["namespace"] == "workbench"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["WORKBENCH_HOME"] = str(settings.home)
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "runs", "show", run_id, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli(settings.home, "runs", "show", run_id, "--json", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     shown = json.loads(result.stdout)
     assert shown["params"] == {"lr": "0.1"}

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.conftest import run_cli
 from tests.fixtures.projects import write_project
 from workbench.compute.owner import open_catalogue, stop_owner
 from workbench.compute.steps import StepFailed
@@ -236,16 +234,7 @@ def test_fraud_sample_end_to_end_on_two_workers(env: Settings) -> None:
 
 def test_cli_prints_a_failing_step_in_one_line_and_exits_1(home: Path, tmp_path: Path) -> None:
     project = write_project(tmp_path / "proj")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["WORKBENCH_HOME"] = str(home)
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "run", str(project), "--param", "fail_in=train"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    result = run_cli(home, "run", str(project), "--param", "fail_in=train")
     assert result.returncode == 1, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: step 'train' failed: ValueError: boom in train"]

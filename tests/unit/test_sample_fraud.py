@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.compute.context import StepContext
+from tests.fixtures.contexts import make_context
 from workbench.compute.owner import open_catalogue
 from workbench.core.settings import load_settings
 from workbench.core.spec import load_spec
@@ -162,21 +162,6 @@ def test_recall_at_fpr_reads_the_roc_curve(steps: ModuleType) -> None:
     assert steps.recall_at_fpr(y, np.r_[np.zeros(100), np.ones(10)], 0.01) == 1.0
 
 
-def _context(
-    tmp_path: Path, step: str, params: dict[str, object], inputs: list[str], outputs: list[str]
-) -> StepContext:
-    artifacts = tmp_path / "artifacts"
-    return StepContext(
-        run_id="t",
-        step=step,
-        params=params,
-        inputs={name: artifacts / name for name in inputs},
-        outputs={name: artifacts / name for name in outputs},
-        home=str(tmp_path / "home"),
-        workers=2,
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("no_ray")
 def test_prepare_train_evaluate_in_process(steps: ModuleType, tmp_path: Path) -> None:
@@ -189,21 +174,21 @@ def test_prepare_train_evaluate_in_process(steps: ModuleType, tmp_path: Path) ->
         "n_estimators": 100,
         "max_depth": 12,
     }
-    prepare = _context(tmp_path, "prepare", params, [], ["train", "holdout"])
+    prepare = make_context(tmp_path, "prepare", params, [], ["train", "holdout"])
     assert steps.prepare(prepare) is None
     train_rows = pd.read_parquet(tmp_path / "artifacts" / "train" / "data.parquet")
     holdout = pd.read_parquet(tmp_path / "artifacts" / "holdout" / "data.parquet")
     assert (len(train_rows), len(holdout)) == (24_000, 6_000)
     assert (train_rows["is_fraud"].sum(), holdout["is_fraud"].sum()) == (240, 60)  # stratified
 
-    train = _context(tmp_path, "train", params, ["train"], ["model"])
+    train = make_context(tmp_path, "train", params, ["train"], ["model"])
     steps.train(train)
     steps.train(train)  # a retried step overwrites its own output instead of failing
     train.close()
     model_dir = tmp_path / "artifacts" / "model"
     assert (model_dir / "MLmodel").is_file()
 
-    evaluate = _context(tmp_path, "evaluate", params, ["model", "holdout"], [])
+    evaluate = make_context(tmp_path, "evaluate", params, ["model", "holdout"], [])
     metrics = steps.evaluate(evaluate)
     assert set(metrics) == set(load_spec(PROJECT).evaluation.metrics)
     assert all(isinstance(value, float) for value in metrics.values())

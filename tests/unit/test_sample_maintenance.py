@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from workbench.compute.context import StepContext, TrainContext
+from tests.fixtures.contexts import make_context
+from workbench.compute.context import TrainContext
 from workbench.core.spec import load_spec
 
 torch = pytest.importorskip("torch")
@@ -136,26 +137,6 @@ def test_training_with_the_pure_helpers_beats_chance_on_unseen_machines(pm: Modu
 # -- steps ------------------------------------------------------------------------------------
 
 
-def _context(
-    cls: type[StepContext],
-    tmp_path: Path,
-    step: str,
-    params: dict[str, object],
-    inputs: list[str],
-    outputs: list[str],
-) -> StepContext:
-    artifacts = tmp_path / "artifacts"
-    return cls(
-        run_id="t",
-        step=step,
-        params=params,
-        inputs={name: artifacts / name for name in inputs},
-        outputs={name: artifacts / name for name in outputs},
-        home=str(tmp_path / "home"),
-        workers=2,
-    )
-
-
 PARAMS: dict[str, object] = {
     "n_machines": 120,
     "window": 50,
@@ -175,7 +156,7 @@ def test_prepare_then_saved_mlflow_model_evaluates_like_the_net(
     import mlflow.pyfunc
 
     steps = pm.steps
-    steps.prepare(_context(StepContext, tmp_path, "prepare", PARAMS, [], ["train", "holdout"]))
+    steps.prepare(make_context(tmp_path, "prepare", PARAMS, [], ["train", "holdout"]))
     train = steps.load_windows(tmp_path / "artifacts" / "train")
     holdout = steps.load_windows(tmp_path / "artifacts" / "holdout")
     assert not set(train.machine) & set(holdout.machine)
@@ -186,13 +167,12 @@ def test_prepare_then_saved_mlflow_model_evaluates_like_the_net(
     model_dir = tmp_path / "artifacts" / "model"
     model_dir.mkdir()
     (model_dir / "stale").write_text("left by a failed attempt")
-    steps.save_model(net, model_dir, holdout.X[:5])
+    fresh = make_context(tmp_path, "train", PARAMS, [], ["model"]).fresh_output_dir("model")
+    steps.save_model(net, fresh, holdout.X[:5])
     assert (model_dir / "MLmodel").is_file()
     assert not (model_dir / "stale").exists()
 
-    metrics = steps.evaluate(
-        _context(StepContext, tmp_path, "evaluate", PARAMS, ["model", "holdout"], [])
-    )
+    metrics = steps.evaluate(make_context(tmp_path, "evaluate", PARAMS, ["model", "holdout"], []))
     assert set(metrics) == set(load_spec(PROJECT).evaluation.metrics)
     expected = pm.model.evaluate_scores(net, holdout.X, "cpu")
     from sklearn.metrics import roc_auc_score
@@ -219,9 +199,9 @@ def test_train_loop_on_ray_train_reports_checkpoints_and_resumes(
     from workbench.core.settings import load_settings
 
     steps = pm.steps
-    steps.prepare(_context(StepContext, tmp_path, "prepare", PARAMS, [], ["train", "holdout"]))
-    context = _context(
-        TrainContext, tmp_path, "train", dict(PARAMS), ["train", "holdout"], ["model"]
+    steps.prepare(make_context(tmp_path, "prepare", PARAMS, [], ["train", "holdout"]))
+    context = make_context(
+        tmp_path, "train", dict(PARAMS), ["train", "holdout"], ["model"], TrainContext
     )
 
     def loop(config: dict[str, Any]) -> None:
@@ -267,9 +247,7 @@ def test_train_loop_on_ray_train_reports_checkpoints_and_resumes(
     # Epochs 0-1, then 2 after resuming (not 0-2 again); one point per epoch, not per worker.
     assert history == [{"step": 0, "n": 1}, {"step": 1, "n": 1}, {"step": 2, "n": 1}]
 
-    metrics = steps.evaluate(
-        _context(StepContext, tmp_path, "evaluate", PARAMS, ["model", "holdout"], [])
-    )
+    metrics = steps.evaluate(make_context(tmp_path, "evaluate", PARAMS, ["model", "holdout"], []))
     assert metrics["auc"] == pytest.approx(resumed.metrics["val_auc"], abs=1e-5)
     assert metrics["auc"] > 0.6
 

@@ -8,6 +8,7 @@ data; the catalogue connection is opened lazily in whichever process uses it.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,17 @@ class StepContext:
             )
         path = self.outputs[name]
         path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def fresh_output_dir(self, name: str) -> Path:
+        """The output directory `name`, emptied first: for writers (MLflow's save_model) that
+        refuse a non-empty target, and for a step retried inside one attempt."""
+        path = self.output_dir(name)
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
         return path
 
     def save_table(self, name: str, frame: pd.DataFrame) -> Path:

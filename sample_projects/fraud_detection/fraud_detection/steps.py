@@ -7,11 +7,9 @@ returns `predict_proba`, an (n, 2) array whose column 1 is the probability of fr
 
 from __future__ import annotations
 
-import shutil
 import time
 import warnings
 from importlib.metadata import version
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -111,8 +109,7 @@ def train(ctx: StepContext) -> None:
         # MLflow hints that int columns cannot carry missing values; ours never miss any.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(sample, pipeline.predict_proba(sample))
-    model_dir = ctx.output_dir("model")
-    _empty(model_dir)  # MLflow refuses a non-empty target; a retried step may have left one
+    model_dir = ctx.fresh_output_dir("model")  # MLflow refuses a non-empty target
     mlflow.sklearn.save_model(
         pipeline,
         str(model_dir),
@@ -158,12 +155,3 @@ def recall_at_fpr(y: np.ndarray, scores: np.ndarray, max_fpr: float) -> float:
     """Share of fraud caught when at most `max_fpr` of legitimate transactions are flagged."""
     fpr, tpr, _ = roc_curve(y, scores)
     return float(tpr[fpr <= max_fpr].max())
-
-
-def _empty(directory: Path) -> None:
-    """Remove everything inside `directory` (this step's own output), keeping the directory."""
-    for child in directory.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()

@@ -10,7 +10,6 @@ Artifacts:
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -153,7 +152,8 @@ def train(ctx: TrainContext) -> None:
             ctx.report(metrics, step=epoch, checkpoint_dir=None)
 
     if rank == 0:
-        save_model(net, ctx.output_dir("model"), holdout.X[:5])
+        # MLflow refuses a non-empty target; a retried step may have left one.
+        save_model(net, ctx.fresh_output_dir("model"), holdout.X[:5])
 
 
 def save_model(net: FailureNet, directory: Path, sample: np.ndarray) -> None:
@@ -164,7 +164,6 @@ def save_model(net: FailureNet, directory: Path, sample: np.ndarray) -> None:
     scorer = FailureScorer(_cpu_copy(net)).eval()  # eval: dropout off in the exported graph
     with torch.no_grad():
         output = scorer(torch.from_numpy(sample)).numpy()
-    _empty(directory)  # MLflow refuses a non-empty target; a retried step may have left one
     mlflow.pytorch.save_model(
         scorer,
         str(directory),
@@ -203,12 +202,3 @@ def _cpu_copy(net: FailureNet) -> FailureNet:
     copy = FailureNet(hidden=net.hidden, channels=net.channels)
     copy.load_state_dict({key: value.detach().cpu() for key, value in net.state_dict().items()})
     return copy
-
-
-def _empty(directory: Path) -> None:
-    """Remove everything inside `directory` (this step's own output), keeping the directory."""
-    for child in directory.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
