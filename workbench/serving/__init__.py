@@ -1,0 +1,11 @@
+"""Serving: one HTTP scoring contract (MLflow's protocol) for Ray Serve and packaged images.
+
+Kept light on purpose: importing this package loads nothing heavy, so a packaged image can
+run the standalone server without Ray, and the CLI can read these constants cheaply.
+"""
+
+from __future__ import annotations
+
+# What the standalone server needs besides the model's own requirements (packaging pins
+# them to the host's versions). pyarrow reads Parquet request bodies.
+RUNTIME_REQUIREMENTS: tuple[str, ...] = ("starlette", "uvicorn", "pyarrow", "numpy", "pandas")
