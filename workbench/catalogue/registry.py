@@ -55,7 +55,7 @@ class ModelRegistry:
                         name,
                     ),
                 ),  # fmt: skip
-                _audit(
+                audit_statement(
                     "model.register", name, "evaluation gate passed", {"run_id": run_id, "uri": uri}
                 ),
             ]
@@ -121,7 +121,7 @@ class ModelRegistry:
                     "DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
                     (name, alias, version, utcnow()),
                 ),
-                _audit("alias.move", f"{name}@{alias}", reason, details),
+                audit_statement("alias.move", f"{name}@{alias}", reason, details),
             ]
         )
         return previous
@@ -140,7 +140,7 @@ class ModelRegistry:
     def record_refusal(self, name: str, alias: str, version: int, reason: str, why: str) -> None:
         """A refused promotion still leaves its audit row."""
         details = {"alias": alias, "to": version, "refused": why}
-        self.backend.write([_audit("alias.move.refused", f"{name}@{alias}", reason, details)])
+        self.backend.write([audit_statement("alias.move.refused", f"{name}@{alias}", reason, details)])
 
     def open_drift_alert(self, name: str, version: int) -> bool:
         """True when the newest drift check of this version found drift."""
@@ -190,7 +190,7 @@ class ModelRegistry:
         return {row["key"]: float(row["value"]) for row in rows} or None
 
 
-def _audit(action: str, target: str, reason: str, details: dict[str, Any]) -> Statement:
+def audit_statement(action: str, target: str, reason: str, details: dict[str, Any]) -> Statement:
     """An append-only audit row; ids are max + 1 under the single writer."""
     return Statement(
         "INSERT INTO audit_events SELECT coalesce(max(event_id), 0) + 1, ?, ?, ?, ?, ?, ? "
