@@ -105,6 +105,7 @@ def _register() -> None:
     from workbench.cli.models import audit, models
     from workbench.cli.pipeline import run
     from workbench.cli.runs import runs
+    from workbench.cli.serve import deployments, predict, serve
     from workbench.cli.sweep import sweep
 
     cli.add_command(demo)
@@ -114,6 +115,9 @@ def _register() -> None:
     cli.add_command(models)
     cli.add_command(audit)
     cli.add_command(mlflow_group)
+    cli.add_command(serve)
+    cli.add_command(deployments)
+    cli.add_command(predict)
     cli.add_command(cluster)
     cli.add_command(catalogue)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +43,8 @@ class ClusterProfile:
     gpus: int
     started_at: str
     token_file: str = str(TOKEN_FILE)
+    serve_port: int = 8000
+    serve_ingress: str = "python"
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ def cluster_up(
     ]  # fmt: skip
     # Token auth on; and a stopped Ray job (runs cancel) gets 15 s, not 3, to record itself.
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_JOB_STOP_WAIT_TIME_S": "15"}
+    ingress, serve_env = serve_ingress_env(settings)
+    env.update(serve_env)
+    serve_port = 8000 if _port_free(8000) else _free_port()
     command = [
         sys.executable, "-m", "ray.scripts.scripts", "start", "--head",
         "--node-ip-address", "127.0.0.1", "--port", str(port),
@@ -122,12 +128,20 @@ def cluster_up(
         cpus=cpus,
         gpus=gpus,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        serve_port=serve_port,
+        serve_ingress=ingress,
     )
     path = profile_path(settings)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(json.dumps(asdict(profile), indent=2))
     return profile
+
+
+def is_up(settings: Settings) -> bool:
+    """True when the saved local head is alive."""
+    profile = read_profile(settings)
+    return profile is not None and _group_alive(profile.process_group)
 
 
 def cluster_down(settings: Settings) -> ClusterProfile | None:
@@ -261,6 +275,43 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def serve_ingress_env(settings: Settings) -> tuple[str, dict[str, str]]:
+    """Serve's HAProxy ingress when `haproxy` is installed (near-uvicorn speed), else its proxy.
+
+    WORKBENCH_SERVE_INGRESS=python forces Serve's Python proxy. HAProxy's files and its
+    stats and metrics ports would be shared machine-wide by default; each cluster gets its own.
+    """
+    wanted = os.environ.get("WORKBENCH_SERVE_INGRESS", "auto")
+    if wanted == "python" or (wanted == "auto" and shutil.which("haproxy") is None):
+        return "python", {"RAY_SERVE_ENABLE_HA_PROXY": "0"}
+    if shutil.which("haproxy") is None:
+        raise ClusterError(
+            "WORKBENCH_SERVE_INGRESS=haproxy but no haproxy binary is on PATH",
+            "install it (apt-get install haproxy), or unset WORKBENCH_SERVE_INGRESS",
+        )
+    files = settings.home / "serve-haproxy"
+    files.mkdir(parents=True, exist_ok=True)
+    return "haproxy", {
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(files / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(files / "admin.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(files),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(files / "server-state"),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
+    }
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
     return True
 
 

@@ -40,10 +40,11 @@ RequestSink = Callable[[dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Scored:
-    """Predictions and the model version that made them."""
+    """Predictions and the model version that made them (plus a shadow's, still running)."""
 
     predictions: list[Any]
     version: int
+    shadow: asyncio.Future[Any] | None = None
 
 
 class Scorer(Protocol):
@@ -93,9 +94,9 @@ def make_app(scorer: Scorer, options: AppOptions) -> Starlette:
             except TimeoutError:
                 raise RequestTimeout(f"no prediction within {options.timeout_s:g} s") from None
         except ScoringError as error:
-            _record(options, started, error.status, None, columns, {"error": error.message})
+            _record(options, started, error.status, None, columns, {"error": error.message}, None)
             return JSONResponse(error.body(), status_code=error.status)
-        _record(options, started, 200, scored.version, columns, scored.predictions)
+        _record(options, started, 200, scored.version, columns, scored.predictions, scored.shadow)
         return JSONResponse(
             {"predictions": scored.predictions},
             headers={"x-workbench-model-version": str(scored.version)},
@@ -154,6 +155,7 @@ def _record(
     version: int | None,
     columns: Columns | None,
     outputs: Any,
+    shadow: asyncio.Future[Any] | None,
 ) -> None:
     """Hand one request to the sink (sampling, batching and storage are the sink's job)."""
     if options.on_request is None or random.random() >= options.sample_rate:
@@ -168,6 +170,7 @@ def _record(
             "latency_ms": (time.perf_counter() - started) * 1000.0,
             "inputs": json.dumps(inputs),
             "outputs": json.dumps(outputs),
+            "shadow": shadow,
         }
     )
 

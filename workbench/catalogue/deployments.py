@@ -1,0 +1,139 @@
+"""Deployments and their sampled requests: what is served where, and how it behaves."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from workbench.catalogue.backend import Statement
+from workbench.catalogue.catalogue import Catalogue, utcnow
+from workbench.catalogue.registry import audit_statement
+
+REQUEST_COLUMNS = (
+    "request_id",
+    "ts",
+    "model_version",
+    "status_code",
+    "latency_ms",
+    "inputs",
+    "outputs",
+    "shadow_outputs",
+)
+
+_STATS = """
+SELECT model_version, count(*) AS requests,
+       count(*) FILTER (WHERE status_code >= 500) AS server_errors,
+       count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors,
+       quantile_cont(latency_ms, 0.50) FILTER (WHERE status_code < 400) AS p50_ms,
+       quantile_cont(latency_ms, 0.95) FILTER (WHERE status_code < 400) AS p95_ms,
+       quantile_cont(latency_ms, 0.99) FILTER (WHERE status_code < 400) AS p99_ms,
+       min(ts) AS first_ts, max(ts) AS last_ts
+FROM requests WHERE deployment_id = ? AND ts >= ?
+GROUP BY GROUPING SETS ((model_version), ())
+ORDER BY model_version NULLS FIRST
+"""
+
+
+class DeploymentLedger:
+    """Rows of `deployments` (one per deployment name) and `requests`; changes are audited."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.backend = catalogue.backend
+
+    def record(self, spec: dict[str, Any], *, action: str, reason: str) -> None:
+        """Insert or replace the deployment `spec['name']` and audit the change."""
+        now = utcnow()
+        primary = spec["versions"][0]
+        self.backend.write(
+            [
+                Statement(
+                    "INSERT OR REPLACE INTO deployments (deployment_id, name, model_name, "
+                    "model_version, route_prefix, url, status, config, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce((SELECT created_at FROM "
+                    "deployments WHERE deployment_id = ?), ?), ?)",
+                    (
+                        spec["name"],
+                        spec["name"],
+                        primary["model"],
+                        primary["version"],
+                        spec["route_prefix"],
+                        spec["url"],
+                        spec["status"],
+                        json.dumps(spec),
+                        spec["name"],
+                        now,
+                        now,
+                    ),
+                ),
+                audit_statement(action, f"deployment/{spec['name']}", reason, _summary(spec)),
+            ]
+        )
+
+    def set_status(self, name: str, status: str, *, action: str, reason: str) -> None:
+        """Change a deployment's status (stopped, failed, ...) and audit it."""
+        self.backend.write(
+            [
+                Statement(
+                    "UPDATE deployments SET status = ?, updated_at = ? WHERE deployment_id = ?",
+                    (status, utcnow(), name),
+                ),
+                audit_statement(action, f"deployment/{name}", reason, {"status": status}),
+            ]
+        )
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        rows = self.backend.query(
+            "SELECT * FROM deployments WHERE deployment_id = ?", (name,)
+        ).to_pylist()
+        return _decoded(rows[0]) if rows else None
+
+    def all(self) -> list[dict[str, Any]]:
+        rows = self.backend.query("SELECT * FROM deployments ORDER BY name").to_pylist()
+        return [_decoded(row) for row in rows]
+
+    def log_requests(self, deployment_id: str, records: list[dict[str, Any]]) -> None:
+        """Append sampled requests in one batch; never waits for the commit."""
+        if not records:
+            return
+        table = pa.table(
+            {name: [r[name] for r in records] for name in REQUEST_COLUMNS},
+        )
+        self.backend.write(
+            [
+                Statement(
+                    "INSERT INTO requests (deployment_id, request_id, ts, model_version, "
+                    "status_code, latency_ms, inputs, outputs, shadow_outputs) "
+                    "SELECT ?, request_id, ts, model_version, status_code, latency_ms, "
+                    "inputs, outputs, shadow_outputs FROM batch",
+                    (deployment_id,),
+                    data=table,
+                )
+            ],
+            wait=False,
+        )
+
+    def stats(self, name: str, since: Any) -> list[dict[str, Any]]:
+        """Latency percentiles, QPS and error rates since `since`: overall, then per version."""
+        rows = self.backend.query(_STATS, (name, since)).to_pylist()
+        for row in rows:
+            span = (row["last_ts"] - row["first_ts"]).total_seconds() if row["requests"] else 0
+            row["qps"] = row["requests"] / span if span > 0 else float(row["requests"])
+            row["error_rate"] = row["server_errors"] / row["requests"] if row["requests"] else 0
+            row.pop("first_ts"), row.pop("last_ts")
+        return rows
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    row["config"] = json.loads(row["config"] or "{}")
+    return row
+
+
+def _summary(spec: dict[str, Any]) -> dict[str, Any]:
+    """What an audit row keeps of a deployment: versions and roles, never secrets."""
+    versions = [
+        {k: v[k] for k in ("model", "version", "role", "traffic") if k in v}
+        for v in spec["versions"]
+    ]
+    return {"versions": versions, "route_prefix": spec["route_prefix"]}

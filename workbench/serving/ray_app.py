@@ -1,0 +1,167 @@
+"""The Ray Serve runtime: one application per deployment, the shared scoring app at its prefix.
+
+No `from __future__ import annotations` here: Serve inspects the deployment class at run time.
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from ray import serve
+
+from workbench.core.settings import Settings
+from workbench.serving.app import AppOptions, Scored, make_app
+from workbench.serving.replica import RequestLog, VersionRouter
+from workbench.serving.signature import Columns, InputSchema
+
+
+@serve.deployment
+@serve.ingress()
+class ModelServer:
+    """A replica: every version of the deployment loaded, batching on, requests sampled."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.router = VersionRouter(spec, self._breach)
+        self.schema: InputSchema = self.router.schema
+        batching = spec.get("batching", {})
+        # serve.batch adds these setters to the method; mypy sees only the plain signature.
+        batched: Any = self._batched
+        batched.set_max_batch_size(int(batching.get("max_batch_size", 32)))
+        batched.set_batch_wait_timeout_s(float(batching.get("batch_wait_timeout_s", 0.0)))
+        self.log = RequestLog(self._write_requests)
+        self._ledger: Any = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._breached = False
+
+    def __serve_build_asgi_app__(self) -> Any:
+        token_file = self.spec.get("token_file")
+        token = Path(token_file).read_text().strip() if token_file else None
+        limits = self.spec.get("limits", {})
+        options = AppOptions(
+            token=token,
+            max_body_bytes=int(limits.get("max_body_bytes", 4 * 1024 * 1024)),
+            timeout_s=float(limits.get("timeout_s", 30.0)),
+            on_request=self.log.add,
+            sample_rate=float(self.spec.get("sample_rate", 1.0)),
+        )
+        return make_app(self, options)
+
+    # -- Scorer protocol ----------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        return self.router.meta
+
+    def healthy(self) -> bool:
+        return bool(self.router.models)
+
+    async def score(self, columns: Columns) -> Scored:
+        if self._flusher is None:  # started lazily: the constructor has no running loop
+            self._flusher = asyncio.ensure_future(self.log.run())
+        return await self.router.score(columns, self._batched)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.0)
+    async def _batched(self, items: list[tuple[int, Columns]]) -> list[list[Any]]:
+        return await asyncio.to_thread(self.router.predict_batch, items)
+
+    def check_health(self) -> None:
+        if not self.healthy():
+            raise RuntimeError("no model loaded")
+
+    # -- catalogue ------------------------------------------------------------------------------
+
+    def _catalogue_ledger(self) -> Any:
+        if self._ledger is None:
+            from workbench.catalogue.deployments import DeploymentLedger
+            from workbench.compute.owner import open_catalogue
+
+            self._ledger = DeploymentLedger(open_catalogue(Settings(home=Path(self.spec["home"]))))
+        return self._ledger
+
+    def _write_requests(self, records: list[dict[str, Any]]) -> None:
+        self._catalogue_ledger().log_requests(self.spec["name"], records)
+
+    def _breach(self, why: str) -> None:
+        if self._breached:
+            return
+        self._breached = True
+        rollback_canary.options(num_cpus=0).remote(self.spec["home"], self.spec["name"], why)
+
+
+def _rollback_canary(home: str, name: str, why: str) -> None:
+    """Redeploy `name` without its canary (once, whichever replica asks first) and audit it."""
+    from workbench.catalogue.deployments import DeploymentLedger
+    from workbench.compute.owner import open_catalogue
+
+    with open_catalogue(Settings(home=Path(home))) as catalogue:
+        ledger = DeploymentLedger(catalogue)
+        current = ledger.get(name)
+        if current is None or current["status"] == "stopped":
+            return
+        spec = current["config"]
+        if not any(v["role"] == "canary" for v in spec["versions"]):
+            return  # another replica got here first
+        spec["versions"] = [v for v in spec["versions"] if v["role"] != "canary"]
+        spec["status"] = "running"
+        deploy(spec)
+        ledger.record(spec, action="deployment.rollback", reason=why)
+
+
+def deploy(spec: dict[str, Any]) -> None:
+    """Create or update the Serve application for `spec` and wait until it runs.
+
+    Updates roll: Serve starts new replicas before it stops old ones (max_surge), so the
+    endpoint keeps answering; a version that cannot start leaves the old replicas serving.
+    """
+    scaling = spec.get("scaling", {})
+    options: dict[str, Any] = {
+        "name": "model",
+        "max_ongoing_requests": int(scaling.get("max_ongoing_requests", 64)),
+        "max_queued_requests": int(scaling.get("max_queued_requests", 256)),
+        "ray_actor_options": {"num_cpus": float(scaling.get("cpus_per_replica", 0.5))},
+        "health_check_period_s": 2.0,
+        "health_check_timeout_s": 10.0,
+        "max_constructor_retry_count": 3,
+        "max_surge_percent": 100,
+        "graceful_shutdown_timeout_s": 10.0,
+    }
+    if scaling.get("autoscale"):
+        low, high = scaling["autoscale"]
+        options["autoscaling_config"] = {"min_replicas": low, "max_replicas": high,
+                                         "target_ongoing_requests": 8}  # fmt: skip
+        options["num_replicas"] = "auto"
+    else:
+        options["num_replicas"] = int(scaling.get("replicas", 1))
+    server: Any = ModelServer  # a serve.Deployment once decorated; mypy sees the class
+    app = server.options(**options).bind(spec)
+    serve.run(app, name=spec["name"], route_prefix=spec["route_prefix"], blocking=False)
+
+
+def start_http(port: int) -> None:
+    """Start Serve's HTTP ingress on 127.0.0.1:`port` (a no-op when it is already up)."""
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+
+
+def delete(name: str) -> None:
+    serve.delete(name, _blocking=True)
+
+
+def application_status(name: str) -> dict[str, Any]:
+    """Serve's view of one application: status, message, replicas by state."""
+    status = serve.status().applications.get(name)
+    if status is None:
+        return {"status": "NOT_FOUND", "message": "", "replicas": {}}
+    replicas: dict[str, int] = {}
+    for deployment in status.deployments.values():
+        for state, count in deployment.replica_states.items():
+            replicas[str(state)] = replicas.get(str(state), 0) + count
+    return {"status": str(status.status), "message": status.message, "replicas": replicas}
+
+
+def _remote_rollback() -> Any:
+    import ray
+
+    return ray.remote(_rollback_canary)
+
+
+rollback_canary = _remote_rollback()

@@ -1,0 +1,199 @@
+"""What runs inside a Serve replica: versions, weighted routing, batching, canary watch, logging.
+
+Kept free of Ray imports except where Serve calls in, so its logic reads (and is tested)
+as plain asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.serving.app import Scored
+from workbench.serving.errors import BadRequest
+from workbench.serving.model import ServedModel
+from workbench.serving.signature import Columns
+
+WINDOW = 200  # canary outcomes remembered per replica
+
+
+@dataclass(frozen=True)
+class CanaryPolicy:
+    """When a canary is rolled back: error share or p95 latency over its recent requests."""
+
+    max_error_rate: float = 0.05
+    max_p95_ms: float | None = None
+    min_requests: int = 20
+
+    def breach(self, outcomes: deque[tuple[bool, float]]) -> str | None:
+        """Why the canary must go, or None while it behaves (or has too few requests)."""
+        if len(outcomes) < self.min_requests:
+            return None
+        errors = sum(1 for ok, _ in outcomes if not ok) / len(outcomes)
+        if errors > self.max_error_rate:
+            return (
+                f"error rate {errors:.1%} > {self.max_error_rate:.1%} over {len(outcomes)} requests"
+            )
+        if self.max_p95_ms is not None:
+            p95 = float(np.percentile([ms for _, ms in outcomes], 95))
+            if p95 > self.max_p95_ms:
+                return f"p95 latency {p95:.1f} ms > {self.max_p95_ms:g} ms"
+        return None
+
+
+class VersionRouter:
+    """Primary, optional canary (a traffic share) and optional shadow (mirrored), in one replica.
+
+    All versions live in the same process so a request costs no extra hop; `predict_batch`
+    is what Serve's dynamic batching calls with requests of any version mixed.
+    """
+
+    def __init__(self, spec: dict[str, Any], on_breach: Callable[[str], None]) -> None:
+        self.models: dict[int, ServedModel] = {}
+        roles: dict[str, int] = {}
+        self.canary_share = 0.0
+        for entry in spec["versions"]:
+            info = {key: entry.get(key) for key in ("run_id", "sha256")}
+            info.update(name=entry["model"], version=entry["version"])
+            self.models[entry["version"]] = ServedModel.load(Path(entry["uri"]), info)
+            roles[entry["role"]] = entry["version"]
+            if entry["role"] == "canary":
+                self.canary_share = float(entry.get("traffic", 0)) / 100.0
+        self.primary: int = roles["primary"]
+        self.canary: int | None = roles.get("canary")
+        self.shadow: int | None = roles.get("shadow")
+        self.schema = self.models[self.primary].schema
+        self.policy: CanaryPolicy = CanaryPolicy(**spec.get("canary_policy", {}))
+        self.outcomes: deque[tuple[bool, float]] = deque(maxlen=WINDOW)
+        self.on_breach = on_breach
+        self.meta: dict[str, Any] = {
+            **self.models[self.primary].metadata,
+            "deployment": spec["name"],
+            "versions": {str(v): r for v, r in self._roles().items()},
+        }
+
+    def _roles(self) -> dict[int, str]:
+        roles = {self.primary: "primary"}
+        if self.canary is not None:
+            roles[self.canary] = "canary"
+        if self.shadow is not None:
+            roles[self.shadow] = "shadow"
+        return roles
+
+    def choose(self) -> int:
+        """The version that answers this request."""
+        if self.canary is not None and random.random() < self.canary_share:
+            return self.canary
+        return self.primary
+
+    async def score(self, columns: Columns, batched: Callable[..., Any]) -> Scored:
+        version = self.choose()
+        shadow = None
+        if self.shadow is not None:
+            shadow = asyncio.ensure_future(batched((self.shadow, columns)))
+        if version != self.canary:
+            return Scored(await batched((version, columns)), version, shadow)
+        started = time.perf_counter()
+        try:
+            predictions = await batched((version, columns))
+        except Exception:
+            self._observe(False, started)
+            raise
+        self._observe(True, started)
+        return Scored(predictions, version, shadow)
+
+    def _observe(self, ok: bool, started: float) -> None:
+        self.outcomes.append((ok, (time.perf_counter() - started) * 1000.0))
+        why = self.policy.breach(self.outcomes)
+        if why is not None and self.canary is not None:
+            gone = self.canary
+            self.canary, self.canary_share = None, 0.0  # this replica stops routing to it now
+            self.on_breach(f"canary v{gone} rolled back automatically: {why}")
+
+    def predict_batch(self, items: list[tuple[int, Columns]]) -> list[list[Any]]:
+        """Predict many requests: one model call per version, results split back per request."""
+        results: list[list[Any]] = [[] for _ in items]
+        by_version: dict[int, list[int]] = {}
+        for index, (version, _) in enumerate(items):
+            by_version.setdefault(version, []).append(index)
+        for version, indexes in by_version.items():
+            parts = [items[i][1] for i in indexes]
+            merged = parts[0] if len(parts) == 1 else _concat(parts)
+            predictions = self.models[version].predict(merged)
+            offset = 0
+            for i, part in zip(indexes, parts, strict=True):
+                rows = len(next(iter(part.values())))
+                results[i] = predictions[offset : offset + rows]
+                offset += rows
+        return results
+
+
+def _concat(parts: list[Columns]) -> Columns:
+    names = list(parts[0])
+    if any(list(p) != names for p in parts):
+        raise BadRequest("requests in one batch disagree on columns")  # validated: cannot happen
+    return {name: np.concatenate([p[name] for p in parts]) for name in names}
+
+
+class RequestLog:
+    """Buffers sampled request records and hands them over in batches, off the request path."""
+
+    def __init__(self, write: Callable[[list[dict[str, Any]]], None], interval_s: float = 1.0):
+        self.write = write
+        self.interval_s = interval_s
+        self.buffer: list[dict[str, Any]] = []
+        self.dropped = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        if len(self.buffer) >= 100_000:  # the owner is unreachable: shed, never block or grow
+            self.dropped += 1
+            return
+        self.buffer.append(record)
+
+    def take_ready(self, final: bool = False) -> list[dict[str, Any]]:
+        """Records whose shadow prediction (if any) has finished; the rest wait a turn."""
+        ready, waiting = [], []
+        for record in self.buffer:
+            shadow = record.get("shadow")
+            if shadow is not None and not shadow.done() and not final:
+                waiting.append(record)
+                continue
+            record["shadow_outputs"] = _shadow_json(shadow)
+            record.pop("shadow", None)
+            ready.append(record)
+        self.buffer = waiting
+        return ready
+
+    async def run(self) -> None:
+        """Flush forever (a replica task); a failed write drops that batch, never the replica."""
+        while True:
+            await asyncio.sleep(self.interval_s)
+            self.flush()
+
+    def flush(self, final: bool = False) -> None:
+        ready = self.take_ready(final)
+        if ready:
+            try:
+                self.write(ready)
+            except Exception:  # the catalogue is best effort from here; serving goes on
+                self.dropped += len(ready)
+
+
+def _shadow_json(shadow: asyncio.Future[Any] | None) -> str | None:
+    if shadow is None:
+        return None
+    if not shadow.done():
+        shadow.cancel()
+        return json.dumps({"error": "shadow did not finish"})
+    if shadow.exception() is not None:
+        return json.dumps({"error": str(shadow.exception())[:200]})
+    return json.dumps(shadow.result())
