@@ -54,6 +54,10 @@ def _loaded(args: list[str], home: Path, tmp_path: Path) -> dict[str, object]:
         ["runs", "show", "--help"],
         ["models", "ls"],
         ["audit", "ls"],
+        ["package", "--help"],
+        ["package", "build", "--help"],
+        ["package", "run", "--help"],
+        ["package", "ls", "--help"],
     ],
 )
 def test_no_engine_imported(args: list[str], home: Path, tmp_path: Path) -> None:

@@ -159,6 +159,16 @@ class ModelRegistry:
         ).to_pylist()
         return bool(rows[0]["n"])
 
+    def record_image_built(self, name: str, version: int, details: dict[str, Any]) -> None:
+        """An image of `name:version` was built: the row `image_built` and its gate look for."""
+        target = f"{name}:{version}"
+        self.backend.write([audit_statement("package.build", target, "image built", details)])
+
+    def record_build_failure(self, name: str, version: int, details: dict[str, Any]) -> None:
+        """A failed build of `name:version` still leaves its audit row (not a built image)."""
+        statement = audit_statement("package.build.failed", f"{name}:{version}", "failed", details)
+        self.backend.write([statement])
+
     def audit_events(self, limit: int) -> list[dict[str, Any]]:
         """The audit trail, newest first."""
         rows = self.backend.query(

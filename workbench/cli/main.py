@@ -103,6 +103,7 @@ def _register() -> None:
     from workbench.cli.demo import demo
     from workbench.cli.mlflow import mlflow_group
     from workbench.cli.models import audit, models
+    from workbench.cli.package import package
     from workbench.cli.pipeline import run
     from workbench.cli.runs import runs
     from workbench.cli.serve import deployments, predict, serve
@@ -114,6 +115,7 @@ def _register() -> None:
     cli.add_command(runs)
     cli.add_command(models)
     cli.add_command(audit)
+    cli.add_command(package)
     cli.add_command(mlflow_group)
     cli.add_command(serve)
     cli.add_command(deployments)
