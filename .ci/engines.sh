@@ -26,6 +26,7 @@ fi
 if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     echo "== building base image $BASE_IMAGE with debootstrap"
     root="$(mktemp -d)"
+    chmod 755 "$root"  # mktemp makes it 0700: the image's / would shut out non-root users
     debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bookworm "$root" >/tmp/debootstrap.log 2>&1 \
         || { tail -20 /tmp/debootstrap.log; exit 1; }
     tar -C "$root" -c . | docker import -c 'CMD ["python3"]' - "$BASE_IMAGE" >/dev/null
