@@ -23,7 +23,9 @@ REQUEST_COLUMNS = (
 )
 
 _STATS = """
-SELECT model_version, count(*) AS requests,
+SELECT CASE WHEN grouping(model_version) = 1 THEN 'all'
+            WHEN model_version IS NULL THEN 'refused' ELSE 'v' || model_version END AS version,
+       count(*) AS requests,
        count(*) FILTER (WHERE status_code >= 500) AS server_errors,
        count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors,
        quantile_cont(latency_ms, 0.50) FILTER (WHERE status_code < 400) AS p50_ms,
@@ -32,7 +34,7 @@ SELECT model_version, count(*) AS requests,
        min(ts) AS first_ts, max(ts) AS last_ts
 FROM requests WHERE deployment_id = ? AND ts >= ?
 GROUP BY GROUPING SETS ((model_version), ())
-ORDER BY model_version NULLS FIRST
+ORDER BY grouping(model_version) DESC, model_version NULLS FIRST
 """
 
 

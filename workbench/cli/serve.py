@@ -175,8 +175,7 @@ def show(name: str, window_minutes: int, as_json: bool) -> None:
     for column in ("VERSION", "REQUESTS", "QPS", "P50 MS", "P95 MS", "P99 MS", "5XX", "4XX"):
         table.add_column(column, justify="right", no_wrap=True)
     for row in shown["stats"]:
-        version = "all" if row["model_version"] is None else f"v{row['model_version']}"
-        table.add_row(version, str(row["requests"]), f"{row['qps']:.1f}", _ms(row["p50_ms"]),
+        table.add_row(row["version"], str(row["requests"]), f"{row['qps']:.1f}", _ms(row["p50_ms"]),
                       _ms(row["p95_ms"]), _ms(row["p99_ms"]), f"{row['error_rate']:.1%}",
                       str(row["client_errors"]))  # fmt: skip
     out.print(table)

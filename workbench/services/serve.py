@@ -197,8 +197,8 @@ def _apply(settings: Settings, spec: dict[str, Any], *, action: str, reason: str
         ray_app.start_http(profile.serve_port)
         try:
             ray_app.deploy(spec)
-        except Exception as error:  # Serve raises RuntimeError with the replica's traceback
-            why = _first_error_line(error)
+        except Exception as error:  # Serve says which deployment failed; its status says why
+            why = _first_error_line(error, ray_app.application_status(spec["name"])["message"])
             ledger.record({**spec, "status": "failed"}, action="deployment.failed", reason=why)
             restored = before is not None and before["status"] == "running"
             if before is not None and restored:
@@ -216,8 +216,9 @@ def _apply(settings: Settings, spec: dict[str, Any], *, action: str, reason: str
     return _summary(spec, spec["status"])
 
 
-def _first_error_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+def _first_error_line(error: Exception, detail: str) -> str:
+    """The replica's own exception line out of Serve's traceback-laden messages."""
+    lines = [line.strip() for line in f"{error}\n{detail}".splitlines() if line.strip()]
     meaningful = [line for line in lines if "Error" in line and "Traceback" not in line]
     return (meaningful[-1] if meaningful else lines[0] if lines else type(error).__name__)[:300]
 

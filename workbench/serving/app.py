@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from workbench.core.errors import first_line
 from workbench.core.version import __version__
 from workbench.serving.errors import (
     BadRequest,
@@ -96,6 +97,11 @@ def make_app(scorer: Scorer, options: AppOptions) -> Starlette:
         except ScoringError as error:
             _record(options, started, error.status, None, columns, {"error": error.message}, None)
             return JSONResponse(error.body(), status_code=error.status)
+        except Exception as error:  # the model failed, not the client: the one 500
+            message = first_line(error)[:500]
+            version = getattr(error, "version", None)  # ModelFailed knows which version
+            _record(options, started, 500, version, columns, {"error": message}, None)
+            return JSONResponse({"error_code": "INTERNAL_ERROR", "message": message}, 500)
         _record(options, started, 200, scored.version, columns, scored.predictions, scored.shadow)
         return JSONResponse(
             {"predictions": scored.predictions},

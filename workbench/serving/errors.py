@@ -59,3 +59,11 @@ class UnsupportedMediaType(ScoringError):
 class Overloaded(ScoringError):
     status = 503
     code = "TEMPORARILY_UNAVAILABLE"
+
+
+class ModelFailed(Exception):
+    """The model raised while predicting: the server's fault, answered with a 500."""
+
+    def __init__(self, message: str, version: int | None = None) -> None:
+        super().__init__(message)
+        self.version = version

@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Serve inspects the deployment clas
 """
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ class ModelServer:
     # -- Scorer protocol ----------------------------------------------------------------------
 
     def metadata(self) -> dict[str, Any]:
-        return self.router.meta
+        replica = serve.get_replica_context().replica_id.unique_id
+        return {**self.router.meta, "replica": replica}
 
     def healthy(self) -> bool:
         return bool(self.router.models)
@@ -61,7 +63,7 @@ class ModelServer:
         return await self.router.score(columns, self._batched)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.0)
-    async def _batched(self, items: list[tuple[int, Columns]]) -> list[list[Any]]:
+    async def _batched(self, items: list[tuple[int, Columns]]) -> list[list[Any] | Exception]:
         return await asyncio.to_thread(self.router.predict_batch, items)
 
     def check_health(self) -> None:
@@ -103,8 +105,10 @@ def _rollback_canary(home: str, name: str, why: str) -> None:
             return  # another replica got here first
         spec["versions"] = [v for v in spec["versions"] if v["role"] != "canary"]
         spec["status"] = "running"
-        deploy(spec)
+        # Record first: this task is owned by a replica that the update below replaces, and
+        # Ray ends a task whose owner dies. The update itself, once sent, is Serve's to finish.
         ledger.record(spec, action="deployment.rollback", reason=why)
+    deploy(spec)
 
 
 def deploy(spec: dict[str, Any]) -> None:
@@ -139,6 +143,7 @@ def deploy(spec: dict[str, Any]) -> None:
 
 def start_http(port: int) -> None:
     """Start Serve's HTTP ingress on 127.0.0.1:`port` (a no-op when it is already up)."""
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)  # its INFO lines are noise here
     serve.start(http_options={"host": "127.0.0.1", "port": port})
 
 
@@ -152,10 +157,18 @@ def application_status(name: str) -> dict[str, Any]:
     if status is None:
         return {"status": "NOT_FOUND", "message": "", "replicas": {}}
     replicas: dict[str, int] = {}
+    messages = [status.message] + [d.message for d in status.deployments.values() if d.message]
     for deployment in status.deployments.values():
-        for state, count in deployment.replica_states.items():
-            replicas[str(state)] = replicas.get(str(state), 0) + count
-    return {"status": str(status.status), "message": status.message, "replicas": replicas}
+        for replica_state, count in deployment.replica_states.items():
+            label = _plain(replica_state)
+            replicas[label] = replicas.get(label, 0) + count
+    message = "\n".join(m for m in messages if m)
+    return {"status": _plain(status.status), "message": message, "replicas": replicas}
+
+
+def _plain(state: Any) -> str:
+    """An enum's value ("RUNNING"), not its repr ("ApplicationStatus.RUNNING")."""
+    return str(getattr(state, "value", state))
 
 
 def _remote_rollback() -> Any:

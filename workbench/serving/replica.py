@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.serving.app import Scored
-from workbench.serving.errors import BadRequest
+from workbench.serving.errors import BadRequest, ModelFailed
 from workbench.serving.model import ServedModel
 from workbench.serving.signature import Columns
 
@@ -99,17 +99,12 @@ class VersionRouter:
         version = self.choose()
         shadow = None
         if self.shadow is not None:
-            shadow = asyncio.ensure_future(batched((self.shadow, columns)))
-        if version != self.canary:
-            return Scored(await batched((version, columns)), version, shadow)
+            shadow = asyncio.ensure_future(_unwrap(batched((self.shadow, columns))))
         started = time.perf_counter()
-        try:
-            predictions = await batched((version, columns))
-        except Exception:
-            self._observe(False, started)
-            raise
-        self._observe(True, started)
-        return Scored(predictions, version, shadow)
+        result = await batched((version, columns))
+        if version == self.canary:
+            self._observe(not isinstance(result, Exception), started)
+        return Scored(await _unwrap(_done(result)), version, shadow)
 
     def _observe(self, ok: bool, started: float) -> None:
         self.outcomes.append((ok, (time.perf_counter() - started) * 1000.0))
@@ -119,22 +114,42 @@ class VersionRouter:
             self.canary, self.canary_share = None, 0.0  # this replica stops routing to it now
             self.on_breach(f"canary v{gone} rolled back automatically: {why}")
 
-    def predict_batch(self, items: list[tuple[int, Columns]]) -> list[list[Any]]:
-        """Predict many requests: one model call per version, results split back per request."""
-        results: list[list[Any]] = [[] for _ in items]
+    def predict_batch(self, items: list[tuple[int, Columns]]) -> list[list[Any] | Exception]:
+        """Predict many requests: one model call per version, results split back per request.
+
+        A version that fails gives its requests the exception; other versions in the same
+        batch are unaffected.
+        """
+        results: list[list[Any] | Exception] = [[] for _ in items]
         by_version: dict[int, list[int]] = {}
         for index, (version, _) in enumerate(items):
             by_version.setdefault(version, []).append(index)
         for version, indexes in by_version.items():
             parts = [items[i][1] for i in indexes]
             merged = parts[0] if len(parts) == 1 else _concat(parts)
-            predictions = self.models[version].predict(merged)
+            try:
+                predictions = self.models[version].predict(merged)
+            except Exception as error:  # the model's own failure: a 500 for these requests
+                for i in indexes:
+                    results[i] = ModelFailed(f"model version {version} failed: {error}", version)
+                continue
             offset = 0
             for i, part in zip(indexes, parts, strict=True):
                 rows = len(next(iter(part.values())))
                 results[i] = predictions[offset : offset + rows]
                 offset += rows
         return results
+
+
+async def _done(value: Any) -> Any:
+    return value
+
+
+async def _unwrap(result: Any) -> list[Any]:
+    value = await result
+    if isinstance(value, Exception):
+        raise value
+    return list(value)
 
 
 def _concat(parts: list[Columns]) -> Columns:
