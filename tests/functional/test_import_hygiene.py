@@ -58,6 +58,10 @@ def _loaded(args: list[str], home: Path, tmp_path: Path) -> dict[str, object]:
         ["package", "build", "--help"],
         ["package", "run", "--help"],
         ["package", "ls", "--help"],
+        ["serve", "--help"],
+        ["deployments", "ls"],
+        ["deployments", "show", "--help"],
+        ["predict", "--help"],
     ],
 )
 def test_no_engine_imported(args: list[str], home: Path, tmp_path: Path) -> None:

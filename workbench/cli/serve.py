@@ -70,11 +70,14 @@ def serve(model: str, name: str | None, replicas: int, autoscale: tuple[int, int
       workbench serve fraud:3 --shadow fraud:4 --replicas 2 --max-batch-size 64
     """
     from workbench.core.settings import load_settings
-    from workbench.services.serve import ServeRequest, ensure_cluster, serve_model
+    from workbench.services.serve import (
+        ServeRequest,
+        ensure_cluster,
+        plan_versions,
+        serve_model,
+    )
 
     settings = load_settings()
-    if ensure_cluster(settings):
-        console(stderr=True).print("started a local Ray cluster (stop it: workbench cluster down)")
     request = ServeRequest(
         model=model, name=name, route_prefix=route_prefix, replicas=replicas,
         autoscale=autoscale, max_batch_size=max_batch_size, batch_wait_ms=batch_wait_ms,
@@ -84,8 +87,11 @@ def serve(model: str, name: str | None, replicas: int, autoscale: tuple[int, int
         timeout_s=timeout_s,
         canary_policy={"max_error_rate": canary_max_error_rate, "max_p95_ms": canary_max_p95_ms},
     )  # fmt: skip
+    versions = plan_versions(settings, request)  # bad input fails here, before any cluster
+    if ensure_cluster(settings):
+        console(stderr=True).print("started a local Ray cluster (stop it: workbench cluster down)")
     with console(stderr=True).status(f"deploying {model} on Ray Serve ..."):
-        summary = serve_model(settings, request)
+        summary = serve_model(settings, request, versions)
     if as_json:
         emit_json(summary)
         return

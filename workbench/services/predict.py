@@ -27,6 +27,7 @@ class PredictFailed(WorkbenchError):
 
 def predict_file(settings: Settings, name: str, source: str, body: bytes | None) -> dict[str, Any]:
     """POST `body` (stdin) or the file `source` to deployment `name`'s /invocations."""
+    url = deployment_url(settings, name)  # an unknown deployment is the first thing to say
     content_type = "application/json"
     if body is None:
         path = Path(source)
@@ -39,7 +40,6 @@ def predict_file(settings: Settings, name: str, source: str, body: bytes | None)
             body = path.read_bytes()
         except OSError as error:
             raise NotFoundError(f"cannot read {source}: {error.strerror}") from None
-    url = deployment_url(settings, name)
     headers = {"Content-Type": content_type}
     bearer = token(settings, name)
     if bearer is not None:

@@ -51,19 +51,26 @@ class ServeRequest:
     canary_policy: dict[str, Any] = field(default_factory=dict)
 
 
-def serve_model(settings: Settings, request: ServeRequest) -> dict[str, Any]:
-    """Create or update (rolling, zero downtime) a deployment; returns its summary."""
+def plan_versions(settings: Settings, request: ServeRequest) -> list[dict[str, Any]]:
+    """Check the request and resolve its versions (verified artifacts); needs no cluster."""
     _check_request(request)
     with open_catalogue(settings) as catalogue:
         registry = ModelRegistry(catalogue)
-        primary = _version_entry(registry, request.model, "primary")
-        name = request.name or primary["model"]
-        versions = [primary]
+        versions = [_version_entry(registry, request.model, "primary")]
         if request.canary:
             versions.append(_version_entry(registry, request.canary, "canary", request.traffic))
         if request.shadow:
             versions.append(_version_entry(registry, request.shadow, "shadow"))
     _check_versions(versions)
+    return versions
+
+
+def serve_model(
+    settings: Settings, request: ServeRequest, versions: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Create or update (rolling, zero downtime) a deployment; returns its summary."""
+    versions = versions or plan_versions(settings, request)
+    name = request.name or versions[0]["model"]
     profile = _cluster(settings)
     prefix = request.route_prefix or f"/{name}"
     spec: dict[str, Any] = {
