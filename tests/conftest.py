@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,17 @@ def local_cluster(home: Path) -> Iterator[Path]:
     finally:
         down = run_cli(home, "cluster", "down")
         assert down.returncode == 0, down.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Any:
+    """A docker SDK client on a live engine; skips, saying why, where none is reachable."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except Exception as error:  # no socket, no permission, daemon down: all mean "skip"
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        pytest.skip(f"no Docker engine reachable ({reason}); .ci/engines.sh starts one")
+    return client

@@ -145,8 +145,9 @@ def refuse_secrets(root: Path) -> None:
 def render_dockerfile(spec: ImageSpec, wheels: list[Wheel]) -> str:
     """Two stages: a builder installs the wheels into a venv, the final image copies the venv.
 
-    Only classic-builder instructions (no BuildKit), so any Docker engine builds it; few of
-    them, as each one costs a full copy of the image on the vfs storage driver.
+    Only classic-builder instructions (no BuildKit), so any Docker engine builds it. Few of
+    them, settings first: each step copies the whole image on the vfs storage driver, and
+    settings cost little on the bare base. LABEL comes last so the venv layer is shared.
     """
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     labels = " \\\n      ".join(f"{key}={_quote(value)}" for key, value in spec.labels().items())
@@ -169,19 +170,19 @@ RUN python3 -c {_quote(PYTHON_CHECK.format(python=python))} \\
  && cp -p /etc/passwd /etc/group /stage/etc/
 
 FROM {spec.base_image}
-# The venv, the user's home and its /etc/passwd and /etc/group entries (same base image).
-COPY --from=builder /stage /
-COPY app /app
-COPY model /opt/model
-COPY model-info.json sbom.cdx.json /opt/
 ENV PATH={PATH} \\
     PYTHONPATH=/app PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER {USER}
 EXPOSE {PORT}
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \\
   CMD {json.dumps(["python3", "-c", HEALTH_PROBE])}
-LABEL {labels}
 CMD {json.dumps(SERVE_COMMAND)}
+# The venv, the user's home and its /etc/passwd and /etc/group entries (same base image).
+COPY --from=builder /stage /
+COPY app /app
+COPY model /opt/model
+COPY model-info.json sbom.cdx.json /opt/
+LABEL {labels}
 """
 
 
