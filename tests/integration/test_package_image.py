@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import tarfile
 import urllib.request
@@ -227,3 +228,22 @@ def _broken_python_rootfs() -> bytes:
         info.size, info.mode = len(script), 0o755
         tar.addfile(info, io.BytesIO(script))
     return buffer.getvalue()
+
+
+def test_run_of_an_image_that_does_not_serve_shows_its_log_and_is_removed(
+    docker_engine: Any, fraud: Fraud
+) -> None:
+    before = {c.id for c in docker_engine.containers.list(all=True)}
+    result = fraud.cli("package", "run", BASE, code=1)  # its CMD is a python3 that exits at once
+    assert "exited (code 0) before it answered http://127.0.0.1:" in result.stderr
+    assert "it was removed" in result.stderr
+    with socket.socket() as busy:  # a port someone else holds
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = fraud.cli("package", "run", BASE, "--port", port, code=1)
+    assert f"docker could not start {BASE}" in result.stderr
+    assert "--port" in result.stderr
+    assert {c.id for c in docker_engine.containers.list(all=True)} == before
+    result = fraud.cli("package", "run", "workbench/absent:0", code=2)
+    assert "no image 'workbench/absent:0' on this machine" in result.stderr

@@ -167,7 +167,7 @@ def run_container(client: Any, image: str, port: int | None, wait_s: float = 60)
     import docker
 
     try:
-        client.images.get(image)  # containers.run would try to pull a missing image
+        client.images.get(image)  # create would not pull it, but say so plainly
     except docker.errors.ImageNotFound:
         raise NotFoundError(
             f"no image {image!r} on this machine", "see: workbench package ls"
@@ -177,17 +177,24 @@ def run_container(client: Any, image: str, port: int | None, wait_s: float = 60)
     if "bridge" not in {network.name for network in client.networks.list()}:
         options["network"] = _network(client).name  # an engine started with --bridge=none
     try:
-        container = client.containers.run(image, detach=True, **options)
+        container = client.containers.create(image, detach=True, **options)
     except docker.errors.APIError as error:
-        raise WorkbenchError(f"docker could not start {image}: {first_line(error)}",
-                             "is the port taken? try --port", exit_code=1) from None  # fmt: skip
+        raise _not_started(image, error) from None
     url = f"http://127.0.0.1:{port}"
     try:
+        container.start()
         _wait_healthy(container, url, wait_s)
-    except ContainerUnhealthy:
-        container.remove(force=True)
+    except BaseException as error:
+        container.remove(force=True)  # a container that never served is not left behind
+        if isinstance(error, docker.errors.APIError):
+            raise _not_started(image, error) from None
         raise
     return {"container": container.id, "url": url, "image": image}
+
+
+def _not_started(image: str, error: Exception) -> WorkbenchError:
+    hint = "is the port taken? pick another with --port"
+    return WorkbenchError(f"docker could not start {image}: {first_line(error)}", hint, exit_code=1)
 
 
 def _wait_healthy(container: Any, url: str, wait_s: float) -> None:
@@ -204,9 +211,13 @@ def _wait_healthy(container: Any, url: str, wait_s: float) -> None:
             pass  # not listening yet (the port proxy accepts, then drops the connection)
         time.sleep(0.5)
     logs = container.logs(tail=15).decode(errors="replace").splitlines()
+    if container.status in ("exited", "dead"):
+        code = container.attrs.get("State", {}).get("ExitCode")
+        what = f"exited (code {code}) before it answered {url}/ping"
+    else:
+        what = f"did not answer {url}/ping within {wait_s:.0f}s"
     raise ContainerUnhealthy(
-        f"container {container.short_id} ({container.status}) did not answer {url}/ping "
-        f"within {wait_s:.0f}s; it was removed",
+        f"container {container.short_id} {what}; it was removed",
         "its last log lines:\n" + "\n".join(f"    {line}" for line in logs or ["(none)"]),
     )
 
