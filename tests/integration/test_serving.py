@@ -229,7 +229,10 @@ def test_canary_split_then_promote(served: Served) -> None:
 
 
 def test_shadow_mirrors_without_changing_responses(served: Served) -> None:
-    served.cli("serve", "fraud:2", "--shadow", "fraud:1")
+    served.cli("serve", "fraud:2", "--shadow", "fraud:1", "--autoscale", "1,2")
+    shown = served.cli_json("deployments", "show", "fraud")
+    assert shown["scaling"]["autoscale"] == [1, 2]
+    assert shown["serve"]["status"] == "RUNNING"
     marker = time.time()
     for _ in range(15):
         response = served.post(served.body(3))
@@ -291,6 +294,19 @@ def _replica_processes() -> list[psutil.Process]:
         if "ServeReplica:fraud" in cmdline:
             found.append(process)
     return found
+
+
+def test_a_full_queue_answers_503_not_500(served: Served) -> None:
+    served.cli("serve", "fraud:2", "--max-ongoing-requests", "1", "--max-queued-requests", "1",
+               "--max-batch-size", "1")  # fmt: skip
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = served.body(20)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(lambda _: served.post(body).status_code, range(320)))
+    assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    assert statuses.count(503) > 0
+    assert statuses.count(200) > 0
 
 
 def test_stats_mlflow_client_and_stop(served: Served) -> None:
