@@ -114,7 +114,7 @@ def write_context(
     on_phase("verifying the model's manifest")
     verify_manifest(model_dir)
     refuse_secrets(model_dir)  # early: before minutes of wheel collection
-    shutil.copytree(model_dir, dest / "model", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(model_dir, dest / "model")  # every file: the manifest vouches for each
     verify_manifest(dest / "model")  # the copy is what ships: check it too
     on_phase("collecting wheels on the host (pip download, binary only)")
     requirements = pin_requirements(read_requirements(model_dir / "requirements.txt"), spec.runtime)

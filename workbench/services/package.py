@@ -20,7 +20,7 @@ from workbench.catalogue.catalogue import Catalogue
 from workbench.catalogue.registry import ModelRegistry
 from workbench.compute.owner import open_catalogue
 from workbench.core.entities import Run
-from workbench.core.errors import InvalidInputError, WorkbenchError
+from workbench.core.errors import InvalidInputError, WorkbenchError, first_line
 from workbench.core.settings import Settings
 from workbench.packaging import DEFAULT_BASE_IMAGE
 from workbench.packaging import docker_engine as engine
@@ -76,8 +76,9 @@ def build_package(settings: Settings, request: BuildRequest, events: BuildEvents
             events.phase(f"building {spec.tag}")
             image_id = engine.build_image(client, context.path, spec.tag, events.step)
         report = engine.image_report(client, image_id)
-    except WorkbenchError as error:
-        _record(settings, spec, {"tag": spec.tag, "error": error.message}, built=False)
+    except Exception as error:  # any failed attempt is audited, then reported as it was
+        why = error.message if isinstance(error, WorkbenchError) else first_line(error)
+        _record(settings, spec, {"tag": spec.tag, "error": why}, built=False)
         raise
     built = {**summary, **report, "packages": len(context.wheels),
              "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
