@@ -140,7 +140,9 @@ class ModelRegistry:
     def record_refusal(self, name: str, alias: str, version: int, reason: str, why: str) -> None:
         """A refused promotion still leaves its audit row."""
         details = {"alias": alias, "to": version, "refused": why}
-        self.backend.write([audit_statement("alias.move.refused", f"{name}@{alias}", reason, details)])
+        self.backend.write(
+            [audit_statement("alias.move.refused", f"{name}@{alias}", reason, details)]
+        )
 
     def open_drift_alert(self, name: str, version: int) -> bool:
         """True when the newest drift check of this version found drift."""
