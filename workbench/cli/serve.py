@@ -30,8 +30,8 @@ def _autoscale(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Autoscale between MIN and MAX replicas instead of --replicas.")  # fmt: skip
 @click.option("--max-batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Requests scored together by dynamic batching.")  # fmt: skip
-@click.option("--batch-wait-ms", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="How long a batch waits to fill (0: take what is queued).")  # fmt: skip
+@click.option("--batch-wait-ms", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Longest wait for a batch to fill, only while others wait.")  # fmt: skip
 @click.option("--max-ongoing-requests", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--max-queued-requests", type=click.IntRange(-1), default=256, show_default=True,
               help="Beyond this, callers get 503 (-1: no limit).")  # fmt: skip

@@ -37,7 +37,7 @@ class ServeRequest:
     replicas: int = 1
     autoscale: tuple[int, int] | None = None
     max_batch_size: int = 32
-    batch_wait_ms: float = 0.0
+    batch_wait_ms: float = 1.0
     max_ongoing_requests: int = 64
     max_queued_requests: int = 256
     cpus_per_replica: float = 0.5
