@@ -25,6 +25,7 @@ from tests.fixtures.http import SteadyLoad
 from tests.fixtures.models import holdout_rows, register_fraud, save_broken_model, train_fraud_model
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
+from workbench.compute.cluster import haproxy_dir
 from workbench.core.settings import load_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -88,6 +89,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     finally:
         down = run_cli(home, "cluster", "down")
         assert down.returncode == 0, down.stderr[-2000:]
+        leftovers = [p for p in _processes_mentioning(str(haproxy_dir(settings)))]
+        assert leftovers == [], "cluster down left HAProxy running"
+
+
+def _processes_mentioning(text: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        if process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if any(text in part for part in process.info["cmdline"] or []):
+            found.append(process)
+    return found
 
 
 def _in_process(model_dir: Path, rows: pd.DataFrame) -> np.ndarray:
@@ -288,12 +301,7 @@ def test_killed_replica_comes_back_under_load(served: Served) -> None:
 
 
 def _replica_processes() -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if "ServeReplica:fraud" in cmdline:
-            found.append(process)
-    return found
+    return _processes_mentioning("ServeReplica:fraud")
 
 
 def test_a_full_queue_answers_503_not_500(served: Served) -> None:

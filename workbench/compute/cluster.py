@@ -154,6 +154,7 @@ def cluster_down(settings: Settings) -> ClusterProfile | None:
     if _group_alive(profile.process_group):
         _stop_owner_gracefully(settings, profile)
         _kill_group(profile.process_group)
+    _stop_haproxy(haproxy_dir(settings))
     profile_path(settings).unlink(missing_ok=True)
     settings.owner_file.unlink(missing_ok=True)
     return profile
@@ -297,8 +298,7 @@ def serve_ingress_env(settings: Settings) -> tuple[str, dict[str, str]]:
         )
     # HAProxy's admin socket path must stay under 97 bytes and Ray appends the node id (57),
     # so its files go in a short private directory per home, not under the home itself.
-    digest = hashlib.sha1(str(settings.home).encode(), usedforsecurity=False).hexdigest()[:10]
-    files = Path(tempfile.gettempdir()) / f"wb-hap-{digest}"
+    files = haproxy_dir(settings)
     files.mkdir(mode=0o700, exist_ok=True)
     return "haproxy", {
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
@@ -310,6 +310,29 @@ def serve_ingress_env(settings: Settings) -> tuple[str, dict[str, str]]:
         "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
     }
+
+
+def haproxy_dir(settings: Settings) -> Path:
+    """This home's HAProxy files: short, since the admin socket path must stay under 97 bytes."""
+    digest = hashlib.sha1(str(settings.home).encode(), usedforsecurity=False).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"wb-hap-{digest}"
+
+
+def _stop_haproxy(files: Path) -> None:
+    """Serve starts HAProxy in a session of its own, so the group kill misses it: find it by
+    its config path and stop it, or it keeps the cluster's ports after the cluster is gone."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any(str(files) in part for part in process.info["cmdline"] or []):
+            found.append(process)
+    for process in found:
+        process.terminate()
+    _, alive = psutil.wait_procs(found, timeout=5)
+    for process in alive:
+        process.kill()
+    shutil.rmtree(files, ignore_errors=True)
 
 
 def _haproxy_available() -> bool:
