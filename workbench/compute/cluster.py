@@ -353,10 +353,22 @@ def _port_free(port: int) -> bool:
     return True
 
 
+_ISSUED_PORTS: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now and not handed out before by this process.
+
+    The kernel may offer the same ephemeral port to consecutive binds once each socket is
+    closed, and `ray start` refuses two components on one port.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _ISSUED_PORTS:
+            _ISSUED_PORTS.add(port)
+            return port
 
 
 def _local_gpus() -> int:
