@@ -196,12 +196,7 @@ def _ms(value: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def promote(name: str, as_json: bool) -> None:
     """Shift all traffic to the canary (a rolling update; no request is dropped)."""
-    from workbench.core.settings import load_settings
-    from workbench.services.serve import promote as promote_canary
-
-    with console(stderr=True).status(f"promoting the canary of {name} ..."):
-        summary = promote_canary(load_settings(), name)
-    emit_json(summary) if as_json else _print_summary(summary)
+    _shift_traffic("promote", name, as_json, f"promoting the canary of {name} ...")
 
 
 @deployments.command("rollback")
@@ -209,11 +204,18 @@ def promote(name: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def rollback(name: str, as_json: bool) -> None:
     """Remove the canary, or return to the primary before the last promotion."""
+    _shift_traffic("rollback", name, as_json, f"rolling back {name} ...")
+
+
+def _shift_traffic(verb: str, name: str, as_json: bool, doing: str) -> None:
+    """Run services.serve.promote or .rollback with a spinner, then print the result."""
     from workbench.core.settings import load_settings
+    from workbench.services.serve import promote as promote_canary
     from workbench.services.serve import rollback as roll_back
 
-    with console(stderr=True).status(f"rolling back {name} ..."):
-        summary = roll_back(load_settings(), name)
+    action = promote_canary if verb == "promote" else roll_back
+    with console(stderr=True).status(doing):
+        summary = action(load_settings(), name)
     emit_json(summary) if as_json else _print_summary(summary)
 
 
