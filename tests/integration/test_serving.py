@@ -89,7 +89,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     finally:
         down = run_cli(home, "cluster", "down")
         assert down.returncode == 0, down.stderr[-2000:]
-        leftovers = [p for p in _processes_mentioning(str(haproxy_dir(settings)))]
+        leftovers = _processes_mentioning(str(haproxy_dir(settings)))
         assert leftovers == [], "cluster down left HAProxy running"
 
 
