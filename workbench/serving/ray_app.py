@@ -91,7 +91,11 @@ class ModelServer:
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.0)
     async def _batched(self, items: list[tuple[int, Columns]]) -> list[list[Any] | Exception]:
-        return await asyncio.to_thread(self.router.predict_batch, items)
+        # On the loop, not in a thread: the model holds the GIL either way, and a thread hop
+        # costs ~0.2 ms alone and cuts c=32 throughput ~4x (fewer requests parsed per batch
+        # wait). The price: during a model call the replica answers nothing else, so --timeout
+        # covers the wait for a batch, not the model call itself.
+        return self.router.predict_batch(items)
 
     def check_health(self) -> None:
         if not self.healthy():
