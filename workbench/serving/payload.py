@@ -60,7 +60,7 @@ def _from_json(document: Any, names: list[str]) -> dict[str, list[Any]]:
     if key == "dataframe_split":
         return _from_split(value)
     if key == "inputs" and isinstance(value, dict):
-        return _from_mapping(value, key)
+        return _from_mapping(value)
     return _from_rows(value, key, names)
 
 
@@ -82,11 +82,8 @@ def _from_split(value: Any) -> dict[str, list[Any]]:
     return {name: [values[i] for values in data] for i, name in enumerate(columns)}
 
 
-def _from_mapping(value: dict[str, Any], key: str) -> dict[str, list[Any]]:
-    columns: dict[str, list[Any]] = {}
-    for name, values in value.items():
-        columns[name] = values if isinstance(values, list) else [values]
-    return columns
+def _from_mapping(value: dict[str, Any]) -> dict[str, list[Any]]:
+    return {name: v if isinstance(v, list) else [v] for name, v in value.items()}
 
 
 def _from_rows(value: Any, key: str, names: list[str]) -> dict[str, list[Any]]:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray import serve
 
 from workbench.core.settings import Settings
@@ -202,10 +203,4 @@ def _plain(state: Any) -> str:
     return str(getattr(state, "value", state))
 
 
-def _remote_rollback() -> Any:
-    import ray
-
-    return ray.remote(_rollback_canary)
-
-
-rollback_canary = _remote_rollback()
+rollback_canary = ray.remote(_rollback_canary)

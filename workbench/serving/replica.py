@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.serving.app import Scored
-from workbench.serving.errors import BadRequest, ModelFailed
+from workbench.serving.errors import ModelFailed
 from workbench.serving.model import ServedModel
 from workbench.serving.signature import Columns
 
@@ -99,12 +99,15 @@ class VersionRouter:
         version = self.choose()
         shadow = None
         if self.shadow is not None:
-            shadow = asyncio.ensure_future(_unwrap(batched((self.shadow, columns))))
+            shadow = asyncio.ensure_future(self._shadow(batched, columns))
         started = time.perf_counter()
         result = await batched((version, columns))
         if version == self.canary:
             self._observe(not isinstance(result, Exception), started)
-        return Scored(await _unwrap(_done(result)), version, shadow)
+        return Scored(_predictions(result), version, shadow)
+
+    async def _shadow(self, batched: Callable[..., Any], columns: Columns) -> list[Any]:
+        return _predictions(await batched((self.shadow, columns)))
 
     def _observe(self, ok: bool, started: float) -> None:
         self.outcomes.append((ok, (time.perf_counter() - started) * 1000.0))
@@ -141,22 +144,16 @@ class VersionRouter:
         return results
 
 
-async def _done(value: Any) -> Any:
-    return value
-
-
-async def _unwrap(result: Any) -> list[Any]:
-    value = await result
-    if isinstance(value, Exception):
-        raise value
-    return list(value)
+def _predictions(result: list[Any] | Exception) -> list[Any]:
+    """A request's slice of a batch, or the model's failure raised for it."""
+    if isinstance(result, Exception):
+        raise result
+    return list(result)
 
 
 def _concat(parts: list[Columns]) -> Columns:
-    names = list(parts[0])
-    if any(list(p) != names for p in parts):
-        raise BadRequest("requests in one batch disagree on columns")  # validated: cannot happen
-    return {name: np.concatenate([p[name] for p in parts]) for name in names}
+    """Requests validated against one signature: same columns, in signature order."""
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
 class RequestLog:

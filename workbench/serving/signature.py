@@ -7,6 +7,7 @@ bad input be answered with a 400 that names the field.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,7 @@ class InputSchema:
     def from_signature(cls, signature: dict[str, Any] | None) -> InputSchema:
         """Parse the `signature` dict (as stored in MLmodel: inputs is a JSON string)."""
         raw = (signature or {}).get("inputs") or "[]"
-        specs = raw if isinstance(raw, list) else _json(raw)
+        specs = raw if isinstance(raw, list) else json.loads(raw)
         columns = tuple(
             ColumnSpec(str(s["name"]), str(s.get("type", "double")), bool(s.get("required", True)))
             for s in specs
@@ -68,12 +69,6 @@ class InputSchema:
                 field=extra[0],
             )
         return {spec.name: _check(spec, columns[spec.name]) for spec in self.columns}
-
-
-def _json(text: str) -> Any:
-    import json
-
-    return json.loads(text)
 
 
 def _check(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
