@@ -87,7 +87,7 @@ def workbench_ingest(path: Path, s: Scale, values: np.ndarray, *, columnar: bool
     with Catalogue(DuckDBBackend(path)) as cat:
         run_ids = [cat.create_run("bench", name=f"run-{r}") for r in range(s.runs)]
         steps = np.arange(s.steps, dtype=np.int64)
-        method: Callable[..., None] = cat.log_metrics if columnar else cat.log_batch
+        method: Callable[..., None] = cat.log_metric_history if columnar else cat.log_batch
         calls = [
             (rid, f"m{k}", steps, values[r, k])
             if columnar
@@ -282,19 +282,19 @@ def ingest(s: Scale, tmp: Path, repeat: int) -> Figures:
         return s.points / float(np.median([measure(p, s, values, **kwargs) for p in paths]))
 
     f: Figures = {"points": s.points, "repeat": repeat, "raw_chunks": s.runs * s.metrics}
-    f["wb_log_metrics_pts_s"] = rate(workbench_ingest, columnar=True)
+    f["wb_log_metric_history_pts_s"] = rate(workbench_ingest, columnar=True)
     f["wb_log_batch_pts_s"] = rate(workbench_ingest, columnar=False)
     f["wb_log_metric_p50_us"], f["wb_log_metric_p99_us"] = workbench_log_metric_us(
         tmp, s.scalar_calls
     )
-    log(f"Workbench: {f['wb_log_metrics_pts_s']:,.0f} points/s (log_metrics)")
+    log(f"Workbench: {f['wb_log_metric_history_pts_s']:,.0f} points/s (log_metric_history)")
     f["raw_1_insert_pts_s"] = rate(raw_duckdb, chunks=1)
     f["raw_chunked_pts_s"] = rate(raw_duckdb, chunks=f["raw_chunks"])
     log(f"raw DuckDB: {f['raw_1_insert_pts_s']:,.0f} points/s (1 insert)")
     mlflow_figures = mlflow_ingest(tmp, s, values)
     f["mlflow_log_batch_pts_s"], f["mlflow_points"], f["mlflow_log_metric_p50_ms"] = mlflow_figures
-    f["wb_vs_raw"] = f["wb_log_metrics_pts_s"] / f["raw_1_insert_pts_s"]
-    f["wb_vs_mlflow"] = f["wb_log_metrics_pts_s"] / f["mlflow_log_batch_pts_s"]
+    f["wb_vs_raw"] = f["wb_log_metric_history_pts_s"] / f["raw_1_insert_pts_s"]
+    f["wb_vs_mlflow"] = f["wb_log_metric_history_pts_s"] / f["mlflow_log_batch_pts_s"]
     return f
 
 
@@ -329,7 +329,7 @@ def report(i: Figures, q: Figures) -> None:
     ml_wb = f"{q['mlflow_vs_wb']:.1f}x" + ok(q["mlflow_vs_wb"] >= 30)
     rows = [
         (f"Ingest {i['points']:,} points (median of {i['repeat']} fresh files)", ""),
-        ("Workbench log_metrics, 1,000 steps/call", rate(i["wb_log_metrics_pts_s"])),
+        ("Workbench log_metric_history, 1,000 steps/call", rate(i["wb_log_metric_history_pts_s"])),
         ("Workbench log_batch, 1,000 tuples/call", rate(i["wb_log_batch_pts_s"])),
         ("Workbench log_metric, one call p50 / p99", wb_one),
         ("raw DuckDB, 1 Arrow INSERT", rate(i["raw_1_insert_pts_s"])),

@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from workbench.catalogue.pipelines import PipelineLedger
-from workbench.compute.owner import open_catalogue, stop_owner
 from workbench.core.settings import load_settings
 from workbench.core.spec import load_spec, resolve_params
+from workbench.owner import open_catalogue, stop_owner
 from workbench.services.pipeline import RunRequest, run_pipeline
 
 PROJECT = Path(__file__).resolve().parents[1] / "sample_projects" / "predictive_maintenance"

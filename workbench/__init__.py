@@ -12,7 +12,7 @@ __all__ = ["__version__", "open_catalogue"]
 def __getattr__(name: str) -> object:
     # PEP 562: `workbench.open_catalogue` without paying for DuckDB on `import workbench`.
     if name == "open_catalogue":
-        from workbench.compute.owner import open_catalogue
+        from workbench.owner import open_catalogue
 
         return open_catalogue
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
-from workbench.catalogue.registry import ModelRegistry
+from workbench.catalogue.models import ModelLedger
 from workbench.cli.main import cli
 from workbench.core.entities import RunStatus
 from workbench.core.settings import Settings, load_settings
@@ -23,12 +23,12 @@ def source(settings: Settings, tmp_path: Path) -> str:
     cat = Catalogue(DuckDBBackend(settings.catalogue_path))
     run_id = cat.create_run("fraud", name="baseline", params={"lr": 0.01, "depth": 6},
                             tags={"team": "risk"})  # fmt: skip
-    cat.log_metrics(run_id, "loss", list(range(1500)), [1.0 / (s + 1) for s in range(1500)])
+    cat.log_metric_history(run_id, "loss", list(range(1500)), [1.0 / (s + 1) for s in range(1500)])
     cat.log_metric(run_id, "auc", 0.93, step=0)
     cat.finish_run(run_id)
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    ModelRegistry(cat).register("fraud", run_id=run_id, uri=str(model_dir), sha256="0" * 64,
+    ModelLedger(cat).register("fraud", run_id=run_id, uri=str(model_dir), sha256="0" * 64,
                                 flavor="sklearn", signature=None, gate={"passed": True})  # fmt: skip
     cat.close()
     return run_id

@@ -8,19 +8,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from workbench.artifacts.manifest import write_manifest
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
-from workbench.catalogue.registry import ModelRegistry
+from workbench.catalogue.models import ModelLedger
 from workbench.cli.main import cli
 from workbench.core.settings import Settings
-from workbench.packaging.manifest import write_manifest
 
 
 @pytest.fixture
 def registry(settings: Settings, tmp_path: Path) -> dict[int, Path]:
     """fraud v1 and v2 pass their gate, v3 does not; each artifact has a manifest."""
     cat = Catalogue(DuckDBBackend(settings.catalogue_path))
-    models = ModelRegistry(cat)
+    models = ModelLedger(cat)
     dirs = {}
     for version, passed in ((1, True), (2, True), (3, False)):
         run_id = cat.create_run("fraud")

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from workbench.artifacts.manifest import verify_manifest, write_manifest
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
-from workbench.catalogue.registry import ModelRegistry
+from workbench.catalogue.models import ModelLedger
 from workbench.cli.main import cli
 from workbench.core.settings import Settings
-from workbench.packaging.manifest import verify_manifest, write_manifest
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def fraud(settings: Settings, tmp_path: Path) -> Path:
         run_id = cat.create_run("fraud")
         cat.log_metric(run_id, "auc", 0.93)
         cat.finish_run(run_id)
-        ModelRegistry(cat).register("fraud", run_id=run_id, uri=str(model), sha256="0" * 64,
+        ModelLedger(cat).register("fraud", run_id=run_id, uri=str(model), sha256="0" * 64,
                                     flavor="sklearn", signature=None, gate={"passed": True})  # fmt: skip
     return model
 
@@ -60,7 +60,7 @@ def _one_error(result: Result) -> str:
 
 def _audit(settings: Settings) -> list[str]:
     with Catalogue(DuckDBBackend(settings.catalogue_path)) as cat:
-        return [e["action"] for e in ModelRegistry(cat).audit_events(100)]
+        return [e["action"] for e in ModelLedger(cat).audit_events(100)]
 
 
 @pytest.mark.usefixtures("fraud")

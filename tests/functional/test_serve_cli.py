@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from tests.fixtures.models import register_fraud, save_broken_model
+from workbench.artifacts.manifest import write_manifest
 from workbench.catalogue import Catalogue
 from workbench.cli.main import cli
 from workbench.core.settings import Settings
-from workbench.packaging.manifest import write_manifest
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.packaging.loading import load_verified
-from workbench.packaging.manifest import TamperedArtifactError, write_manifest
+from workbench.artifacts.loading import load_verified
+from workbench.artifacts.manifest import TamperedArtifactError, write_manifest
 
 pytestmark = pytest.mark.slow  # MLflow import and model save take a few seconds
 

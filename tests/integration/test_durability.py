@@ -44,7 +44,7 @@ try:
     while True:
         steps = np.arange({ROWS_PER_BATCH})
         catalogue.log_params(run_id, {{f"batch-{{batch:05d}}": batch}})  # its own transaction
-        catalogue.log_metrics(run_id, f"batch-{{batch:05d}}", steps, np.random.rand({ROWS_PER_BATCH}))
+        catalogue.log_metric_history(run_id, f"batch-{{batch:05d}}", steps, np.random.rand({ROWS_PER_BATCH}))
         catalogue.flush()
         print(batch, flush=True)
         batch += 1

@@ -17,9 +17,9 @@ import psutil
 import pytest
 
 from tests.conftest import run_cli
-from workbench.compute.owner import open_catalogue, stop_owner
 from workbench.core.entities import RunStatus
 from workbench.core.settings import Settings
+from workbench.owner import open_catalogue, stop_owner
 from workbench.services.pipeline import RunRequest, run_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import run_cli
 from workbench.catalogue import Catalogue
-from workbench.compute.owner import open_catalogue, read_owner_file, stop_owner
 from workbench.core.settings import Settings
+from workbench.owner import open_catalogue, read_owner_file, stop_owner
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -36,8 +36,8 @@ def test_four_writers_and_a_reader_for_30_seconds(
 
     def _writer(home: str, run_id: str, key: str, duration_s: float) -> int:
         """Log points whose value is the wall time they were logged; return how many."""
-        from workbench.compute.owner import open_catalogue
         from workbench.core.settings import load_settings
+        from workbench.owner import open_catalogue
 
         catalogue = open_catalogue(load_settings(home))
         catalogue.flush_interval_s = 0.2
@@ -113,8 +113,8 @@ def test_writes_from_ray_tasks_and_errors_cross_the_boundary(
 
     @ray.remote(num_cpus=0.25)
     def refused_write(home: str) -> str:
-        from workbench.compute.owner import open_catalogue
         from workbench.core.settings import load_settings
+        from workbench.owner import open_catalogue
 
         catalogue = open_catalogue(load_settings(home))
         try:

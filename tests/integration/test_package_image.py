@@ -26,7 +26,7 @@ from tests.conftest import run_cli
 from tests.fixtures.models import holdout_rows, register_fraud, train_fraud_model
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
-from workbench.catalogue.registry import ModelRegistry
+from workbench.catalogue.models import ModelLedger
 from workbench.core.settings import load_settings
 
 # The shared build runs inside the first test's setup: give it more than the default 600 s.
@@ -53,7 +53,7 @@ class Fraud:
 
     def audit(self) -> list[dict[str, Any]]:
         with Catalogue(DuckDBBackend(load_settings(self.home).catalogue_path)) as catalogue:
-            return ModelRegistry(catalogue).audit_events(100)
+            return ModelLedger(catalogue).audit_events(100)
 
 
 @pytest.fixture(scope="module")

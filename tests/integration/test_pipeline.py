@@ -11,13 +11,13 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fixtures.projects import write_project
-from workbench.compute.owner import open_catalogue, stop_owner
+from workbench.artifacts.manifest import verify_manifest
 from workbench.compute.steps import StepFailed
 from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, SpecError, StepSpec
-from workbench.packaging.manifest import verify_manifest
+from workbench.owner import open_catalogue, stop_owner
 from workbench.services.models import model_card
 from workbench.services.pipeline import RunRequest, run_pipeline
 

@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fixtures.projects import write_project
-from workbench.compute.owner import open_catalogue, stop_owner
 from workbench.core.errors import InvalidInputError
 from workbench.core.settings import Settings
+from workbench.owner import open_catalogue, stop_owner
 from workbench.services.sweep import SweepRequest, run_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]

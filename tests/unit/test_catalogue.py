@@ -54,7 +54,7 @@ def test_metrics_three_ways_and_history(catalogue: Catalogue) -> None:
     run_id = catalogue.create_run("p")
     for loss in (0.9, 0.5, 0.3):
         catalogue.log_metric(run_id, "loss", loss)  # steps 0, 1, 2
-    catalogue.log_metrics(run_id, "auc", np.arange(4), np.array([0.5, 0.6, 0.7, 0.8]))
+    catalogue.log_metric_history(run_id, "auc", np.arange(4), np.array([0.5, 0.6, 0.7, 0.8]))
     catalogue.log_batch(run_id, [("acc", 0.1, 0), ("acc", 0.2, 1)])
     history = catalogue.metric_history(run_id, "loss").to_pydict()
     assert history["step"] == [0, 1, 2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.packaging.manifest import (
+from workbench.artifacts.manifest import (
     MANIFEST,
     TamperedArtifactError,
     verify_manifest,

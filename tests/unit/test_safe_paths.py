@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from workbench.artifacts.safe_paths import check_relative, safe_extract, safe_join
 from workbench.core.errors import InvalidInputError
-from workbench.packaging.safe_paths import check_relative, safe_extract, safe_join
 
 VECTORS = [
     "../canary.txt",

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from tests.fixtures.contexts import make_context
-from workbench.compute.owner import open_catalogue
 from workbench.core.settings import load_settings
 from workbench.core.spec import load_spec
+from workbench.owner import open_catalogue
 
 PROJECT = Path(__file__).resolve().parents[2] / "sample_projects" / "fraud_detection"
 

@@ -195,8 +195,8 @@ def test_train_loop_on_ray_train_reports_checkpoints_and_resumes(
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from workbench.compute.owner import open_catalogue, stop_owner
     from workbench.core.settings import load_settings
+    from workbench.owner import open_catalogue, stop_owner
 
     steps = pm.steps
     steps.prepare(make_context(tmp_path, "prepare", PARAMS, [], ["train", "holdout"]))

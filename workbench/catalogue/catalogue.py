@@ -197,7 +197,7 @@ class Catalogue:
         size = self._buffer.add(run_id, key, float(value), step, timestamp_us or now_us())
         self._after_add(size)
 
-    def log_metrics(
+    def log_metric_history(
         self,
         run_id: str,
         key: str,
@@ -227,7 +227,9 @@ class Catalogue:
             values.append(value)
         stamp = now_us()
         for key, (steps, values) in columns.items():
-            self.log_metrics(run_id, key, steps, values, np.full(len(steps), stamp, np.int64))
+            self.log_metric_history(
+                run_id, key, steps, values, np.full(len(steps), stamp, np.int64)
+            )
 
     def flush(self) -> None:
         """Write everything buffered now, in one transaction, and wait for pending writes."""

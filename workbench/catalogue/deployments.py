@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue, utcnow
-from workbench.catalogue.registry import audit_statement
+from workbench.catalogue.models import audit_statement
 
 REQUEST_COLUMNS = (
     "request_id",

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import WorkbenchError, first_line
-from workbench.core.settings import Settings
+from workbench.core.settings import RAY_NAMESPACE, Settings
 
-NAMESPACE = "workbench"
 PROFILE_FILE = "cluster.json"
 TOKEN_FILE = Path.home() / ".ray" / "auth_token"
 
@@ -177,7 +176,7 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
         quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
         if profile is not None:
             try:
-                ray.init(address=profile.address, namespace=NAMESPACE, **quiet)
+                ray.init(address=profile.address, namespace=RAY_NAMESPACE, **quiet)
             except (ConnectionError, RuntimeError) as error:
                 raise ClusterError(
                     f"cannot reach the cluster at {profile.address}: {first_line(error)}",
@@ -187,7 +186,7 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
             ray.init(
                 address="local",  # never attach to a stray cluster found in /tmp/ray
                 num_cpus=embedded_cpus or os.cpu_count() or 1,
-                namespace=NAMESPACE,
+                namespace=RAY_NAMESPACE,
                 include_dashboard=False,
                 **quiet,
             )
@@ -249,7 +248,7 @@ def require_resources(workers: int, cpus_per_worker: float, gpus_per_worker: flo
 
 def _stop_owner_gracefully(settings: Settings, profile: ClusterProfile) -> None:
     """Close the catalogue owner so DuckDB checkpoints before its process is killed."""
-    from workbench.compute.owner import stop_owner
+    from workbench.owner import stop_owner
 
     try:
         connect(settings)

@@ -101,7 +101,7 @@ class StepContext:
     def catalogue(self) -> Catalogue:
         """This process's connection to the catalogue (through the owner when on Ray)."""
         if self._catalogue is None:
-            from workbench.compute.owner import open_catalogue
+            from workbench.owner import open_catalogue
 
             self._catalogue = open_catalogue(load_settings(self.home))
         return self._catalogue

@@ -8,6 +8,8 @@ from pathlib import Path
 
 CATALOGUE_FILE = "catalogue.duckdb"
 OWNER_FILE = "catalogue.owner.json"
+# The Ray namespace of everything Workbench names on a cluster (the catalogue owner, jobs).
+RAY_NAMESPACE = "workbench"
 
 
 @dataclass(frozen=True)

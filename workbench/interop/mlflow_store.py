@@ -92,7 +92,7 @@ def import_experiment(catalogue: Catalogue, tracking_uri: str, experiment: str) 
         )  # fmt: skip
         for key in source.data.metrics:
             history = client.get_metric_history(source.info.run_id, key)
-            catalogue.log_metrics(run_id, key, [m.step for m in history],
+            catalogue.log_metric_history(run_id, key, [m.step for m in history],
                                   [m.value for m in history],
                                   [m.timestamp * 1000 for m in history])  # fmt: skip
         catalogue.set_status(run_id, _FROM_MLFLOW.get(source.info.status, RunStatus.RUNNING))

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.artifacts.manifest import verify_manifest
 from workbench.core.errors import WorkbenchError
 from workbench.core.version import __version__
-from workbench.packaging.manifest import verify_manifest
 from workbench.packaging.sbom import cyclonedx_sbom
 from workbench.packaging.wheelhouse import (
     Wheel,

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.catalogue.transfer import export_catalogue, import_catalogue
-from workbench.compute.owner import open_catalogue
 from workbench.core.settings import Settings
+from workbench.owner import open_catalogue
 
 if TYPE_CHECKING:
     import pyarrow as pa

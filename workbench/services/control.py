@@ -12,10 +12,10 @@ from typing import Any
 
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.compute import cluster
-from workbench.compute.owner import open_catalogue
 from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.settings import Settings
+from workbench.owner import open_catalogue
 from workbench.services.lineage import collect_lineage
 from workbench.services.pipeline import RunRequest, prepare
 

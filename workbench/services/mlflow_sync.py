@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.catalogue.registry import ModelRegistry
-from workbench.compute.owner import open_catalogue
+from workbench.catalogue.models import ModelLedger
 from workbench.core.errors import NotFoundError
 from workbench.core.settings import Settings
 from workbench.interop import mlflow_store
+from workbench.owner import open_catalogue
 from workbench.services.models import parse_ref
 
 
@@ -20,7 +20,7 @@ def export(settings: Settings, target: str, tracking_uri: str) -> dict[str, Any]
             mlflow_run = mlflow_store.export_run(catalogue, run, tracking_uri)
             return {"run_id": run.run_id, "mlflow_run_id": mlflow_run}
         ref = parse_ref(target)
-        registry = ModelRegistry(catalogue)
+        registry = ModelLedger(catalogue)
         version = ref.version or (registry.alias_target(ref.name, ref.alias or "") or 0)
         row = registry.version(ref.name, version)
         if row is None:

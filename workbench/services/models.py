@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.catalogue.registry import ModelRegistry, current_actor
-from workbench.compute.owner import open_catalogue
+from workbench.artifacts.manifest import verify_manifest
+from workbench.catalogue.models import ModelLedger, current_actor
 from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchError
 from workbench.core.settings import Settings
-from workbench.packaging.manifest import verify_manifest
+from workbench.owner import open_catalogue
 
 _REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?::(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_.-]+))?$")
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
@@ -42,7 +42,7 @@ def parse_ref(text: str) -> ModelRef:
     return ModelRef(match.group("name"), int(version) if version else None, match.group("alias"))
 
 
-def _resolve(registry: ModelRegistry, ref: ModelRef) -> int:
+def _resolve(registry: ModelLedger, ref: ModelRef) -> int:
     if registry.latest_version(ref.name) is None:
         raise NotFoundError(f"no model named {ref.name!r}", _HINT)
     if ref.alias is not None:
@@ -61,13 +61,13 @@ def _resolve(registry: ModelRegistry, ref: ModelRef) -> int:
 
 def list_models(settings: Settings) -> list[dict[str, Any]]:
     with open_catalogue(settings) as catalogue:
-        return ModelRegistry(catalogue).models()
+        return ModelLedger(catalogue).models()
 
 
 def show_model(settings: Settings, text: str) -> dict[str, Any]:
     """One version with its aliases and gate."""
     with open_catalogue(settings) as catalogue:
-        registry = ModelRegistry(catalogue)
+        registry = ModelLedger(catalogue)
         ref = parse_ref(text)
         version = _resolve(registry, ref)
         row = registry.version(ref.name, version) or {}
@@ -96,7 +96,7 @@ def promote(
     if not reason.strip():
         raise InvalidInputError("--reason must say why", "e.g. --reason 'AUC +0.02 on holdout'")
     with open_catalogue(settings) as catalogue:
-        registry = ModelRegistry(catalogue)
+        registry = ModelLedger(catalogue)
         version = _resolve(registry, ref)
         refusal = (
             _champion_gates(registry, ref.name, version, require_image)
@@ -118,7 +118,7 @@ def rollback(settings: Settings, name: str, alias: str, *, reason: str) -> dict[
     if not reason.strip():
         raise InvalidInputError("--reason must say why", "e.g. --reason 'p99 latency doubled'")
     with open_catalogue(settings) as catalogue:
-        registry = ModelRegistry(catalogue)
+        registry = ModelLedger(catalogue)
         current = registry.alias_target(name, alias)
         if current is None:
             raise NotFoundError(f"{name} has no alias {alias!r}", _HINT)
@@ -134,11 +134,11 @@ def rollback(settings: Settings, name: str, alias: str, *, reason: str) -> dict[
 
 def audit_trail(settings: Settings, limit: int = 100) -> list[dict[str, Any]]:
     with open_catalogue(settings) as catalogue:
-        return ModelRegistry(catalogue).audit_events(limit)
+        return ModelLedger(catalogue).audit_events(limit)
 
 
 def _champion_gates(
-    registry: ModelRegistry, name: str, version: int, require_image: bool
+    registry: ModelLedger, name: str, version: int, require_image: bool
 ) -> str | None:
     """Why `name:version` may not be champion, or None when every gate passes."""
     row = registry.version(name, version) or {}
@@ -159,7 +159,7 @@ def _champion_gates(
 def model_card(settings: Settings, text: str) -> str:
     """A Markdown model card assembled from the catalogue and the project's spec."""
     with open_catalogue(settings) as catalogue:
-        registry = ModelRegistry(catalogue)
+        registry = ModelLedger(catalogue)
         ref = parse_ref(text)
         version = _resolve(registry, ref)
         row = registry.version(ref.name, version) or {}

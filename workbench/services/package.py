@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workbench.catalogue.catalogue import Catalogue
-from workbench.catalogue.registry import ModelRegistry
-from workbench.compute.owner import open_catalogue
+from workbench.catalogue.models import ModelLedger
 from workbench.core.entities import Run
 from workbench.core.errors import InvalidInputError, WorkbenchError, first_line
 from workbench.core.settings import Settings
+from workbench.owner import open_catalogue
 from workbench.packaging import DEFAULT_BASE_IMAGE
 from workbench.packaging import docker_engine as engine
 from workbench.packaging.context import ImageSpec, write_context
@@ -94,7 +94,7 @@ def image_spec(settings: Settings, request: BuildRequest) -> tuple[ImageSpec, Pa
                                 "lowercase REPOSITORY[:TAG], e.g. acme/fraud:1")  # fmt: skip
     ref = parse_ref(request.ref)
     with open_catalogue(settings) as catalogue:
-        registry = ModelRegistry(catalogue)
+        registry = ModelLedger(catalogue)
         version = _resolve(registry, ref)
         row = registry.version(ref.name, version) or {}
         run = _source_run(catalogue, row.get("run_id"))
@@ -139,7 +139,7 @@ def _source_run(catalogue: Catalogue, run_id: str | None) -> Run | None:
 
 def _record(settings: Settings, spec: ImageSpec, details: dict[str, Any], *, built: bool) -> None:
     with open_catalogue(settings) as catalogue:
-        registry = ModelRegistry(catalogue)
+        registry = ModelLedger(catalogue)
         if built:
             registry.record_image_built(spec.name, spec.version, details)
         else:

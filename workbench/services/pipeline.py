@@ -24,12 +24,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
+from workbench.artifacts.manifest import write_manifest
+from workbench.artifacts.safe_paths import safe_join
 from workbench.catalogue import Catalogue
+from workbench.catalogue.models import ModelLedger
 from workbench.catalogue.pipelines import Artifact, PipelineLedger, StepOutcome
-from workbench.catalogue.registry import ModelRegistry
 from workbench.compute import cluster
 from workbench.compute.context import StepContext, TrainContext
-from workbench.compute.owner import open_catalogue
 from workbench.compute.steps import StepCall, StepFailed, context_fields, run_task, run_torch
 from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
@@ -37,8 +38,7 @@ from workbench.core.gate import GateResult, evaluate_gate
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, Resources, StepSpec, load_spec, resolve_params
 from workbench.core.version import __version__
-from workbench.packaging.manifest import write_manifest
-from workbench.packaging.safe_paths import safe_join
+from workbench.owner import open_catalogue
 from workbench.services.lineage import code_digest, collect_lineage, digest_path
 
 HEARTBEAT_S = 5.0
@@ -374,7 +374,7 @@ class _Driver:
         if not evaluation.gate and evaluation.max_regression is None:
             return
         metrics = {**self.catalogue.get_run(self.run_id).metrics, **self.result.metrics}
-        registry = ModelRegistry(self.catalogue)
+        registry = ModelLedger(self.catalogue)
         champion = None
         if self.spec.register is not None:
             champion = registry.champion_metrics(self.spec.register.model_name)

@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.catalogue.models import ModelLedger
 from workbench.catalogue.pipelines import PipelineLedger
-from workbench.catalogue.registry import ModelRegistry
-from workbench.compute.owner import open_catalogue
 from workbench.core.entities import Run, RunStatus
 from workbench.core.settings import Settings
+from workbench.owner import open_catalogue
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,7 +64,7 @@ def show_run(settings: Settings, ref: str) -> RunDetails:
             run=run,
             steps=PipelineLedger(catalogue).steps(run.run_id),
             gate=gate,
-            models=ModelRegistry(catalogue).versions(run.run_id),
+            models=ModelLedger(catalogue).versions(run.run_id),
             traceback=extra["traceback"],
         )
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from workbench.artifacts.manifest import verify_manifest
 from workbench.catalogue.deployments import DeploymentLedger
-from workbench.catalogue.registry import ModelRegistry
-from workbench.compute.owner import open_catalogue
+from workbench.catalogue.models import ModelLedger
 from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchError
 from workbench.core.settings import Settings
-from workbench.packaging.manifest import verify_manifest
+from workbench.owner import open_catalogue
 from workbench.services.models import _resolve, parse_ref
 
 _NAME_HINT = "list deployments: workbench deployments ls"
@@ -55,7 +55,7 @@ def plan_versions(settings: Settings, request: ServeRequest) -> list[dict[str, A
     """Check the request and resolve its versions (verified artifacts); needs no cluster."""
     _check_request(request)
     with open_catalogue(settings) as catalogue:
-        registry = ModelRegistry(catalogue)
+        registry = ModelLedger(catalogue)
         versions = [_version_entry(registry, request.model, "primary")]
         if request.canary:
             versions.append(_version_entry(registry, request.canary, "canary", request.traffic))
@@ -259,7 +259,7 @@ def _current(settings: Settings, name: str, running_only: bool = True) -> dict[s
 
 
 def _version_entry(
-    registry: ModelRegistry, text: str, role: str, traffic: float | None = None
+    registry: ModelLedger, text: str, role: str, traffic: float | None = None
 ) -> dict[str, Any]:
     ref = parse_ref(text)
     version = _resolve(registry, ref)

@@ -8,13 +8,13 @@ from typing import Any
 
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.compute import cluster
-from workbench.compute.owner import open_catalogue
 from workbench.compute.tuning import run_trials
 from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.search_space import parse_space
 from workbench.core.settings import Settings, load_settings
 from workbench.core.spec import load_spec
+from workbench.owner import open_catalogue
 from workbench.services.lineage import collect_lineage
 from workbench.services.pipeline import driver_info, heartbeat
 

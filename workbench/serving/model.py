@@ -30,7 +30,7 @@ class ServedModel:
         would call) is used directly: MLflow's pyfunc wrapper re-checks the schema with
         pandas on every call, which we have already done on numpy.
         """
-        from workbench.packaging.loading import load_verified
+        from workbench.artifacts.loading import load_verified
 
         pyfunc = load_verified(model_dir)
         signature = pyfunc.metadata.signature

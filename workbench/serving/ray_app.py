@@ -107,7 +107,7 @@ class ModelServer:
     def _catalogue_ledger(self) -> Any:
         if self._ledger is None:
             from workbench.catalogue.deployments import DeploymentLedger
-            from workbench.compute.owner import open_catalogue
+            from workbench.owner import open_catalogue
 
             self._ledger = DeploymentLedger(open_catalogue(Settings(home=Path(self.spec["home"]))))
         return self._ledger
@@ -125,7 +125,7 @@ class ModelServer:
 def _rollback_canary(home: str, name: str, why: str) -> None:
     """Redeploy `name` without its canary (once, whichever replica asks first) and audit it."""
     from workbench.catalogue.deployments import DeploymentLedger
-    from workbench.compute.owner import open_catalogue
+    from workbench.owner import open_catalogue
 
     with open_catalogue(Settings(home=Path(home))) as catalogue:
         ledger = DeploymentLedger(catalogue)

@@ -1,10 +1,7 @@
-"""The catalogue's single owner: this process, or a named detached Ray actor.
+"""The owner actor: a named, detached Ray actor on the head node that holds the DuckDB file.
 
-DuckDB lets one process hold a file. With no cluster, the caller opens it
-itself. With Ray connected, an actor (namespace `workbench`) on the head node
-holds it and every process (driver, training workers, Serve replicas, CLI)
-reads and writes through `RemoteBackend`. The owner leaves a small JSON file
-beside the catalogue so a process that finds the file locked knows where to go.
+Every other process (driver, training workers, Serve replicas, CLI) reads and writes
+through `RemoteBackend`. Ray is imported inside the functions that need it, never here.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ import json
 import logging
 import os
 import socket
-import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 from workbench.catalogue import Backend, Catalogue, Statement
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.core.errors import CatalogueError, WorkbenchError, first_line
-from workbench.core.settings import Settings, load_settings
+from workbench.core.settings import RAY_NAMESPACE, Settings
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-NAMESPACE = "workbench"
 SWEEP_EVERY_S = 2.0
 # Drivers beat every 5 s; three missed beats mean the driver is gone.
 STALE_AFTER_S = 15.0
@@ -47,7 +42,7 @@ class CatalogueOwner:
         context = ray.get_runtime_context()
         self._info = {
             "address": context.gcs_address,
-            "namespace": NAMESPACE,
+            "namespace": RAY_NAMESPACE,
             "actor": owner_name(Path(catalogue_path)),
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -147,33 +142,6 @@ def owner_name(catalogue_path: Path) -> str:
     return f"catalogue-{digest[:12]}"
 
 
-def ray_connected() -> bool:
-    """True when this process is a Ray driver or worker, without importing Ray."""
-    ray = sys.modules.get("ray")
-    return bool(ray is not None and ray.is_initialized())
-
-
-def open_catalogue(settings: Settings | None = None) -> Catalogue:
-    """The catalogue for `settings.home`, through whoever owns it (see the module docstring)."""
-    settings = settings or load_settings()
-    if ray_connected():
-        return Catalogue(ensure_owner(settings))
-    # Deferred: processes that reach the catalogue through the owner never need DuckDB.
-    from workbench.catalogue.duckdb_backend import CatalogueLockedError, DuckDBBackend
-
-    try:
-        catalogue = Catalogue(DuckDBBackend(settings.catalogue_path))
-    except CatalogueLockedError:
-        info = read_owner_file(settings)
-        if info is None:
-            raise
-        return Catalogue(_connect_to_owner(settings, info))
-    # We own the file, so no driver can be writing to it: a run still "running" whose
-    # heartbeats stopped has crashed (its embedded Ray, and owner, died with it).
-    PipelineLedger(catalogue).sweep_stale(STALE_AFTER_S)
-    return catalogue
-
-
 def ensure_owner(settings: Settings) -> RemoteBackend:
     """Get, or start, the owner actor of this catalogue on the connected cluster's head node."""
     import ray
@@ -184,7 +152,7 @@ def ensure_owner(settings: Settings) -> RemoteBackend:
         ray.remote(CatalogueOwner)
         .options(
             name=owner_name(path),
-            namespace=NAMESPACE,
+            namespace=RAY_NAMESPACE,
             lifetime="detached",
             get_if_exists=True,
             num_cpus=0,
@@ -211,7 +179,7 @@ def stop_owner(settings: Settings) -> bool:
     import ray
 
     try:
-        actor = ray.get_actor(owner_name(settings.catalogue_path), namespace=NAMESPACE)
+        actor = ray.get_actor(owner_name(settings.catalogue_path), namespace=RAY_NAMESPACE)
     except ValueError:
         return False
     try:
@@ -219,36 +187,3 @@ def stop_owner(settings: Settings) -> bool:
     finally:
         ray.kill(actor, no_restart=True)
     return True
-
-
-def read_owner_file(settings: Settings) -> dict[str, Any] | None:
-    """What the cluster-side owner wrote about itself, or None."""
-    try:
-        info = json.loads(settings.owner_file.read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) and "address" in info else None
-
-
-def _connect_to_owner(settings: Settings, info: dict[str, Any]) -> RemoteBackend:
-    if info.get("auth_mode"):
-        # Before importing Ray: it reads the auth mode once, when it loads its config.
-        os.environ.setdefault("RAY_AUTH_MODE", str(info["auth_mode"]))
-    import ray
-
-    try:
-        ray.init(
-            address=info["address"],
-            namespace=NAMESPACE,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-        actor = ray.get_actor(info["actor"], namespace=NAMESPACE)
-    except (ConnectionError, ValueError, RuntimeError) as error:
-        raise CatalogueError(
-            f"catalogue {settings.catalogue_path} is locked and its owner at {info['address']} "
-            f"cannot be reached: {first_line(error)}",
-            "is the cluster up? check `ray status`",
-        ) from None
-    return RemoteBackend(actor, f"{settings.catalogue_path} (owner on {info.get('host')})")

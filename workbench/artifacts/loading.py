@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workbench.packaging.manifest import verify_manifest
+from workbench.artifacts.manifest import verify_manifest
 
 
 def load_verified(model_dir: Path) -> Any:

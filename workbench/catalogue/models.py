@@ -16,7 +16,7 @@ def current_actor() -> str:
     return os.environ.get("WORKBENCH_IDENTITY") or getpass.getuser()
 
 
-class ModelRegistry:
+class ModelLedger:
     """Immutable model versions; every change leaves an audit event in the same transaction."""
 
     def __init__(self, catalogue: Catalogue) -> None:
