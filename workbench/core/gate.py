@@ -7,23 +7,14 @@ details are kept (as JSON) so a refusal can be explained later.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any
 
-from workbench.core.errors import InvalidInputError
-from workbench.core.spec import EvaluationSpec, GateRule
+from workbench.core.spec.model import EvaluationSpec, GateRule
+from workbench.core.spec.model import GateOp as GateOp  # re-exported: defined with GateRule
+from workbench.core.spec.rules import parse_rule as parse_rule  # re-exported: the rule grammar
 
-GateOp = Literal[">=", ">", "<=", "<"]
-
-_RULE = re.compile(
-    r"""^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)
-        \s*(?P<op>>=|<=|>|<)
-        \s*(?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$""",
-    re.VERBOSE,
-)
-_RULE_HINT = 'a rule is `metric op number` with op one of >=, >, <=, <; example: "auc >= 0.90"'
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -31,21 +22,6 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "<": lambda a, b: a < b,
 }
 _TOLERANCE = 1e-12  # so that 0.933 - 0.912 is not "more than" 0.021 by float noise
-
-
-def parse_rule(text: str) -> GateRule:
-    """Parse `metric op number` (e.g. `auc >= 0.90`); anything else is an InvalidInputError."""
-    if not isinstance(text, str):
-        raise InvalidInputError(f"malformed gate rule {text!r}: expected a string", _RULE_HINT)
-    match = _RULE.match(text)
-    if match is None:
-        raise InvalidInputError(f"malformed gate rule {text!r}", _RULE_HINT)
-    threshold = float(match["number"])
-    if not math.isfinite(threshold):
-        raise InvalidInputError(
-            f"malformed gate rule {text!r}: threshold is not finite", _RULE_HINT
-        )
-    return GateRule(match["metric"], cast(GateOp, match["op"]), threshold)
 
 
 def format_rule(rule: GateRule) -> str:
