@@ -15,6 +15,7 @@ import requests
 
 from tests.fixtures.http import serve_in_thread
 from tests.fixtures.models import holdout_rows, train_fraud_model
+from workbench.core.deployments import RequestRecord
 from workbench.serving.app import AppOptions, make_app
 from workbench.serving.model import ServedModel
 from workbench.serving.standalone import LocalScorer
@@ -141,13 +142,14 @@ def test_timeout_is_408_and_overload_is_503(
 def test_requests_reach_the_sink_with_status_and_latency(
     model: ServedModel, trained: tuple[Path, pd.DataFrame]
 ) -> None:
-    seen: list[dict[str, Any]] = []
+    seen: list[RequestRecord] = []
     body = {"dataframe_records": trained[1].head(2).to_dict(orient="records")}
-    with serve_in_thread(make_app(LocalScorer(model), AppOptions(on_request=seen.append))) as base:
+    options = AppOptions(on_request=lambda record, shadow: seen.append(record))
+    with serve_in_thread(make_app(LocalScorer(model), options)) as base:
         _post(base, body)
         _post(base, {"inputs": {}})
-    assert [r["status_code"] for r in seen] == [200, 400]
-    assert seen[0]["model_version"] == 3
-    assert json.loads(seen[0]["inputs"])["country"] == list(trained[1]["country"].head(2))
-    assert len(json.loads(seen[0]["outputs"])) == 2
-    assert all(r["latency_ms"] > 0 for r in seen)
+    assert [r.status_code for r in seen] == [200, 400]
+    assert seen[0].model_version == 3
+    assert json.loads(seen[0].inputs or "null")["country"] == list(trained[1]["country"].head(2))
+    assert len(json.loads(seen[0].outputs or "null")) == 2
+    assert all(r.latency_ms > 0 for r in seen)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pytest
 
+from workbench.core.deployments import CanaryPolicy, RequestRecord
 from workbench.serving.errors import ModelFailed
-from workbench.serving.replica import CanaryPolicy, RequestLog, VersionRouter
+from workbench.serving.replica import RequestLog, VersionRouter
 
 
 def test_canary_policy_needs_enough_requests_then_names_the_breach() -> None:
@@ -58,32 +60,36 @@ def test_mixed_batch_is_one_call_per_version_and_split_back() -> None:
     assert good.calls == 1  # both version-1 requests in one model call
 
 
+def _record(request_id: str) -> RequestRecord:
+    return RequestRecord(request_id, datetime(2026, 1, 1), 1, 200, 1.0, "{}", "[]")
+
+
 def test_request_log_holds_records_until_their_shadow_finishes() -> None:
-    written: list[list[dict[str, Any]]] = []
+    written: list[list[RequestRecord]] = []
     log = RequestLog(written.append)
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         pending: asyncio.Future[Any] = loop.create_future()
-        log.add({"request_id": "a", "shadow": None})
-        log.add({"request_id": "b", "shadow": pending})
+        log.add(_record("a"))
+        log.add(_record("b"), pending)
         log.flush()
-        assert [r["request_id"] for r in written[0]] == ["a"]
+        assert [r.request_id for r in written[0]] == ["a"]
         pending.set_result([[0.1, 0.9]])
         log.flush()
-        assert written[1][0]["request_id"] == "b"
-        assert json.loads(written[1][0]["shadow_outputs"]) == [[0.1, 0.9]]
-        assert "shadow" not in written[1][0]
+        assert written[1][0].request_id == "b"
+        assert json.loads(written[1][0].shadow_outputs or "null") == [[0.1, 0.9]]
+        assert not hasattr(written[1][0], "shadow")
 
     asyncio.run(scenario())
 
 
 def test_request_log_survives_a_failing_writer() -> None:
-    def broken(records: list[dict[str, Any]]) -> None:
+    def broken(records: list[RequestRecord]) -> None:
         raise ConnectionError("owner gone")
 
     log = RequestLog(broken)
-    log.add({"request_id": "a", "shadow": None})
+    log.add(_record("a"))
     log.flush()  # must not raise: serving goes on without the catalogue
     assert log.dropped == 1
     assert log.buffer == []

@@ -10,16 +10,11 @@ import pyarrow as pa
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue, utcnow
 from workbench.catalogue.models import audit_statement
+from workbench.core.deployments import REQUEST_COLUMNS, Deployment, DeploymentSpec, RequestRecord
 
-REQUEST_COLUMNS = (
-    "request_id",
-    "ts",
-    "model_version",
-    "status_code",
-    "latency_ms",
-    "inputs",
-    "outputs",
-    "shadow_outputs",
+_INSERT_REQUESTS = (
+    f"INSERT INTO requests (deployment_id, {', '.join(REQUEST_COLUMNS)}) "
+    f"SELECT ?, {', '.join(REQUEST_COLUMNS)} FROM batch"
 )
 
 _STATS = """
@@ -44,10 +39,10 @@ class DeploymentLedger:
     def __init__(self, catalogue: Catalogue) -> None:
         self.backend = catalogue.backend
 
-    def record(self, spec: dict[str, Any], *, action: str, reason: str) -> None:
-        """Insert or replace the deployment `spec['name']` and audit the change."""
+    def record(self, spec: DeploymentSpec, status: str, *, action: str, reason: str) -> None:
+        """Insert or replace the deployment `spec.name` with `status` and audit the change."""
         now = utcnow()
-        primary = spec["versions"][0]
+        primary = spec.primary
         self.backend.write(
             [
                 Statement(
@@ -56,20 +51,20 @@ class DeploymentLedger:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce((SELECT created_at FROM "
                     "deployments WHERE deployment_id = ?), ?), ?)",
                     (
-                        spec["name"],
-                        spec["name"],
-                        primary["model"],
-                        primary["version"],
-                        spec["route_prefix"],
-                        spec["url"],
-                        spec["status"],
-                        json.dumps(spec),
-                        spec["name"],
+                        spec.name,
+                        spec.name,
+                        primary.model,
+                        primary.version,
+                        spec.route_prefix,
+                        spec.url,
+                        status,
+                        json.dumps(spec.to_json()),
+                        spec.name,
                         now,
                         now,
                     ),
                 ),
-                audit_statement(action, f"deployment/{spec['name']}", reason, _summary(spec)),
+                audit_statement(action, f"deployment/{spec.name}", reason, spec.audit_details()),
             ]
         )
 
@@ -85,36 +80,26 @@ class DeploymentLedger:
             ]
         )
 
-    def get(self, name: str) -> dict[str, Any] | None:
+    def get(self, name: str) -> Deployment | None:
+        """The deployment called `name`, or None."""
         rows = self.backend.query(
             "SELECT * FROM deployments WHERE deployment_id = ?", (name,)
         ).to_pylist()
-        return _decoded(rows[0]) if rows else None
+        return _deployment(rows[0]) if rows else None
 
-    def all(self) -> list[dict[str, Any]]:
+    def all(self) -> list[Deployment]:
+        """Every deployment, by name."""
         rows = self.backend.query("SELECT * FROM deployments ORDER BY name").to_pylist()
-        return [_decoded(row) for row in rows]
+        return [_deployment(row) for row in rows]
 
-    def log_requests(self, deployment_id: str, records: list[dict[str, Any]]) -> None:
+    def log_requests(self, deployment_id: str, records: list[RequestRecord]) -> None:
         """Append sampled requests in one batch; never waits for the commit."""
         if not records:
             return
         table = pa.table(
-            {name: [r[name] for r in records] for name in REQUEST_COLUMNS},
+            {name: [getattr(r, name) for r in records] for name in REQUEST_COLUMNS},
         )
-        self.backend.write(
-            [
-                Statement(
-                    "INSERT INTO requests (deployment_id, request_id, ts, model_version, "
-                    "status_code, latency_ms, inputs, outputs, shadow_outputs) "
-                    "SELECT ?, request_id, ts, model_version, status_code, latency_ms, "
-                    "inputs, outputs, shadow_outputs FROM batch",
-                    (deployment_id,),
-                    data=table,
-                )
-            ],
-            wait=False,
-        )
+        self.backend.write([Statement(_INSERT_REQUESTS, (deployment_id,), data=table)], wait=False)
 
     def stats(self, name: str, since: Any) -> list[dict[str, Any]]:
         """Latency percentiles, QPS and error rates since `since`: overall, then per version."""
@@ -127,15 +112,6 @@ class DeploymentLedger:
         return rows
 
 
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    row["config"] = json.loads(row["config"] or "{}")
-    return row
-
-
-def _summary(spec: dict[str, Any]) -> dict[str, Any]:
-    """What an audit row keeps of a deployment: versions and roles, never secrets."""
-    versions = [
-        {k: v[k] for k in ("model", "version", "role", "traffic") if k in v}
-        for v in spec["versions"]
-    ]
-    return {"versions": versions, "route_prefix": spec["route_prefix"]}
+def _deployment(row: dict[str, Any]) -> Deployment:
+    spec = DeploymentSpec.from_json(json.loads(row["config"]))
+    return Deployment(spec, row["status"], row["created_at"], row["updated_at"])

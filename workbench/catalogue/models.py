@@ -1,4 +1,4 @@
-"""Model versions and the audit trail (the registry issue builds on this)."""
+"""The model registry's tables: immutable versions, aliases and the append-only audit trail."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue, utcnow
+from workbench.core.errors import NotFoundError
+from workbench.core.models import MODELS_HINT, ModelRef, ModelVersion
 
 
 def current_actor() -> str:
@@ -83,12 +85,33 @@ class ModelLedger:
             "FROM model_versions v GROUP BY v.name ORDER BY v.name"
         ).to_pylist()
 
-    def version(self, name: str, version: int) -> dict[str, Any] | None:
-        """One version's row, or None."""
+    def version(self, name: str, version: int) -> ModelVersion | None:
+        """One version, or None."""
         rows = self.backend.query(
             "SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, version)
         ).to_pylist()
-        return rows[0] if rows else None
+        return _model_version(rows[0]) if rows else None
+
+    def resolve(self, ref: ModelRef) -> ModelVersion:
+        """The version `ref` names (alias, number, or the latest); NotFoundError with a hint."""
+        latest = self.latest_version(ref.name)
+        if latest is None:
+            raise NotFoundError(f"no model named {ref.name!r}", MODELS_HINT)
+        number = latest
+        if ref.alias is not None:
+            target = self.alias_target(ref.name, ref.alias)
+            if target is None:
+                known = ", ".join(self.aliases(ref.name)) or "none yet"
+                raise NotFoundError(
+                    f"{ref.name} has no alias {ref.alias!r}", f"its aliases: {known}"
+                )
+            number = target
+        elif ref.version is not None:
+            number = ref.version
+        found = self.version(ref.name, number)
+        if found is None:
+            raise NotFoundError(f"{ref.name} has no version {number}", f"latest is v{latest}")
+        return found
 
     def latest_version(self, name: str) -> int | None:
         rows = self.backend.query(
@@ -208,4 +231,19 @@ def audit_statement(action: str, target: str, reason: str, details: dict[str, An
         "INSERT INTO audit_events SELECT coalesce(max(event_id), 0) + 1, ?, ?, ?, ?, ?, ? "
         "FROM audit_events",
         (utcnow(), current_actor(), action, target, reason, json.dumps(details)),
+    )
+
+
+def _model_version(row: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        name=row["name"],
+        version=int(row["version"]),
+        uri=row["uri"],
+        run_id=row["run_id"],
+        sha256=row["sha256"],
+        flavor=row["flavor"],
+        signature=json.loads(row["signature"] or "null"),
+        gate=json.loads(row["gate"] or "null"),
+        description=row["description"],
+        created_at=row["created_at"],
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from workbench.cli.render import console, emit_json, short_time
+
+if TYPE_CHECKING:
+    from workbench.core.deployments import Deployment, VersionEntry
 
 
 def _autoscale(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -69,6 +72,7 @@ def serve(model: str, name: str | None, replicas: int, autoscale: tuple[int, int
       workbench serve fraud:3 --canary fraud:4 --traffic 10
       workbench serve fraud:3 --shadow fraud:4 --replicas 2 --max-batch-size 64
     """
+    from workbench.core.deployments import CanaryPolicy
     from workbench.core.settings import load_settings
     from workbench.services.serve import (
         ServeRequest,
@@ -85,32 +89,34 @@ def serve(model: str, name: str | None, replicas: int, autoscale: tuple[int, int
         canary=canary, traffic=traffic, shadow=shadow, auth=not no_auth,
         sample_rate=sample_rate, max_body_bytes=int(max_body_mb * 1024 * 1024),
         timeout_s=timeout_s,
-        canary_policy={"max_error_rate": canary_max_error_rate, "max_p95_ms": canary_max_p95_ms},
+        canary_policy=CanaryPolicy(max_error_rate=canary_max_error_rate,
+                                   max_p95_ms=canary_max_p95_ms),
     )  # fmt: skip
     versions = plan_versions(settings, request)  # bad input fails here, before any cluster
     if ensure_cluster(settings):
         console(stderr=True).print("started a local Ray cluster (stop it: workbench cluster down)")
     with console(stderr=True).status(f"deploying {model} on Ray Serve ..."):
-        summary = serve_model(settings, request, versions)
+        deployment = serve_model(settings, request, versions)
     if as_json:
-        emit_json(summary)
+        emit_json(deployment.spec.summary(deployment.status))
         return
-    _print_summary(summary)
-    if summary["ingress"] != "haproxy":
+    _print_summary(deployment)
+    if deployment.spec.ingress != "haproxy":
         console(stderr=True).print(
             "note: haproxy is not installed, so Serve's slower Python proxy is in front; "
             "install haproxy and restart the cluster for ~10x the throughput",
             style="yellow",
         )
-    console().print(f"try: workbench predict {summary['name']} --input rows.json", style="dim")
+    console().print(f"try: workbench predict {deployment.name} --input rows.json", style="dim")
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(deployment: Deployment) -> None:
     out = console()
-    out.print(f"[bold]{summary['name']}[/] {summary['status']} at {summary['url']}")
-    for version in summary["versions"]:
-        share = f" {version['traffic']:g}%" if version.get("traffic") else ""
-        out.print(f"  {version['role']:<8} {version['model']}:{version['version']}{share}")
+    spec = deployment.spec
+    out.print(f"[bold]{spec.name}[/] {deployment.status} at {spec.url}")
+    for version in spec.versions:
+        share = f" {version.traffic:g}%" if version.traffic else ""
+        out.print(f"  {version.role:<8} {version.label}{share}")
 
 
 @click.group()
@@ -127,7 +133,7 @@ def ls(as_json: bool) -> None:
 
     found = list_deployments(load_settings())
     if as_json:
-        emit_json(found)
+        emit_json([d.spec.summary(d.status) for d in found])
         return
     if not found:
         console().print("no deployments yet: workbench serve NAME@champion", style="dim")
@@ -137,17 +143,17 @@ def ls(as_json: bool) -> None:
     table = Table(box=None, header_style="bold")
     for column in ("NAME", "STATUS", "VERSIONS", "URL"):
         table.add_column(column, no_wrap=True)
-    for row in found:
-        versions = ", ".join(_version_text(v) for v in row["versions"])
-        table.add_row(row["name"], row["status"], versions, row["url"])
+    for deployment in found:
+        versions = ", ".join(_version_text(v) for v in deployment.spec.versions)
+        table.add_row(deployment.name, deployment.status, versions, deployment.spec.url)
     console().print(table)
 
 
-def _version_text(version: dict[str, Any]) -> str:
-    text = f"v{version['version']}"
-    if version["role"] != "primary":
-        share = f" {version['traffic']:g}%" if version.get("traffic") else ""
-        text += f" ({version['role']}{share})"
+def _version_text(version: VersionEntry) -> str:
+    text = f"v{version.version}"
+    if version.role != "primary":
+        share = f" {version.traffic:g}%" if version.traffic else ""
+        text += f" ({version.role}{share})"
     return text
 
 
@@ -163,16 +169,16 @@ def show(name: str, window_minutes: int, as_json: bool) -> None:
 
     shown = show_deployment(load_settings(), name, window_minutes)
     if as_json:
-        emit_json(shown)
+        emit_json(shown.to_json())
         return
-    _print_summary(shown)
+    _print_summary(shown.deployment)
     out = console()
-    live = shown.get("serve")
+    live = shown.live
     if live:
         replicas = ", ".join(f"{n} {s.lower()}" for s, n in live["replicas"].items()) or "none"
         out.print(f"  [dim]serve[/]    {live['status']}; replicas: {replicas}")
-    out.print(f"  [dim]since[/]    {short_time(shown['created_at'])}")
-    if not shown["stats"]:
+    out.print(f"  [dim]since[/]    {short_time(shown.deployment.created_at)}")
+    if not shown.stats:
         out.print(f"  no requests in the last {window_minutes} min", style="dim")
         return
     from rich.table import Table
@@ -180,7 +186,7 @@ def show(name: str, window_minutes: int, as_json: bool) -> None:
     table = Table(box=None, header_style="bold", title=f"last {window_minutes} min")
     for column in ("VERSION", "REQUESTS", "QPS", "P50 MS", "P95 MS", "P99 MS", "5XX", "4XX"):
         table.add_column(column, justify="right", no_wrap=True)
-    for row in shown["stats"]:
+    for row in shown.stats:
         table.add_row(row["version"], str(row["requests"]), f"{row['qps']:.1f}", _ms(row["p50_ms"]),
                       _ms(row["p95_ms"]), _ms(row["p99_ms"]), f"{row['error_rate']:.1%}",
                       str(row["client_errors"]))  # fmt: skip
@@ -215,8 +221,11 @@ def _shift_traffic(verb: str, name: str, as_json: bool, doing: str) -> None:
 
     action = promote_canary if verb == "promote" else roll_back
     with console(stderr=True).status(doing):
-        summary = action(load_settings(), name)
-    emit_json(summary) if as_json else _print_summary(summary)
+        deployment = action(load_settings(), name)
+    if as_json:
+        emit_json(deployment.spec.summary(deployment.status))
+    else:
+        _print_summary(deployment)
 
 
 @deployments.command("stop")
@@ -229,7 +238,7 @@ def stop(name: str, as_json: bool) -> None:
 
     stopped = stop_deployment(load_settings(), name)
     if as_json:
-        emit_json(stopped)
+        emit_json({"name": stopped.name, "status": stopped.status, "url": stopped.spec.url})
     else:
         console().print(f"{name} stopped")
 

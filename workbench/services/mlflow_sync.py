@@ -6,10 +6,10 @@ from typing import Any
 
 from workbench.catalogue.models import ModelLedger
 from workbench.core.errors import NotFoundError
+from workbench.core.models import MODELS_HINT, ModelRef
 from workbench.core.settings import Settings
 from workbench.interop import mlflow_store
 from workbench.owner import open_catalogue
-from workbench.services.models import parse_ref
 
 
 def export(settings: Settings, target: str, tracking_uri: str) -> dict[str, Any]:
@@ -19,19 +19,16 @@ def export(settings: Settings, target: str, tracking_uri: str) -> dict[str, Any]
             run = catalogue.get_run(target)
             mlflow_run = mlflow_store.export_run(catalogue, run, tracking_uri)
             return {"run_id": run.run_id, "mlflow_run_id": mlflow_run}
-        ref = parse_ref(target)
-        registry = ModelLedger(catalogue)
-        version = ref.version or (registry.alias_target(ref.name, ref.alias or "") or 0)
-        row = registry.version(ref.name, version)
-        if row is None:
-            raise NotFoundError(f"no model version {target!r}", "list models: workbench models ls")
-        run = catalogue.get_run(row["run_id"])
+        found = ModelLedger(catalogue).resolve(ModelRef.parse(target))
+        if found.run_id is None:
+            raise NotFoundError(f"{found.label} has no source run to export", MODELS_HINT)
+        run = catalogue.get_run(found.run_id)
         mlflow_run = mlflow_store.export_run(catalogue, run, tracking_uri)
         mlflow_version = mlflow_store.export_model_version(
-            ref.name, version, row["uri"], mlflow_run, tracking_uri
+            found.name, found.version, found.uri, mlflow_run, tracking_uri
         )
-    return {"run_id": run.run_id, "mlflow_run_id": mlflow_run, "model": ref.name,
-            "version": version, "mlflow_version": mlflow_version}  # fmt: skip
+    return {"run_id": run.run_id, "mlflow_run_id": mlflow_run, "model": found.name,
+            "version": found.version, "mlflow_version": mlflow_version}  # fmt: skip
 
 
 def import_runs(settings: Settings, tracking_uri: str, experiment: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +10,11 @@ from typing import Any
 from workbench.artifacts.manifest import verify_manifest
 from workbench.catalogue.models import ModelLedger, current_actor
 from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchError
+from workbench.core.models import MODELS_HINT, ModelRef, ModelVersion
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 
-_REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?::(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_.-]+))?$")
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
-_HINT = "list models: workbench models ls"
 
 
 class GateRefused(WorkbenchError):
@@ -26,37 +24,14 @@ class GateRefused(WorkbenchError):
 
 
 @dataclass(frozen=True)
-class ModelRef:
-    """NAME, NAME:VERSION or NAME@ALIAS as a user typed it."""
+class ModelDetails:
+    """One version with the aliases that point at it: what `models show` prints."""
 
-    name: str
-    version: int | None = None
-    alias: str | None = None
+    version: ModelVersion
+    aliases: list[str]
 
-
-def parse_ref(text: str) -> ModelRef:
-    match = _REF.match(text.strip())
-    if match is None:
-        raise InvalidInputError(f"{text!r} is not NAME, NAME:VERSION or NAME@ALIAS", _HINT)
-    version = match.group("version")
-    return ModelRef(match.group("name"), int(version) if version else None, match.group("alias"))
-
-
-def _resolve(registry: ModelLedger, ref: ModelRef) -> int:
-    if registry.latest_version(ref.name) is None:
-        raise NotFoundError(f"no model named {ref.name!r}", _HINT)
-    if ref.alias is not None:
-        version = registry.alias_target(ref.name, ref.alias)
-        if version is None:
-            known = ", ".join(registry.aliases(ref.name)) or "none yet"
-            raise NotFoundError(f"{ref.name} has no alias {ref.alias!r}", f"its aliases: {known}")
-        return version
-    if ref.version is not None:
-        if registry.version(ref.name, ref.version) is None:
-            latest = registry.latest_version(ref.name)
-            raise NotFoundError(f"{ref.name} has no version {ref.version}", f"latest is v{latest}")
-        return ref.version
-    return int(registry.latest_version(ref.name) or 0)
+    def to_json(self) -> dict[str, Any]:
+        return {**self.version.to_json(), "aliases": self.aliases}
 
 
 def list_models(settings: Settings) -> list[dict[str, Any]]:
@@ -64,18 +39,14 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
         return ModelLedger(catalogue).models()
 
 
-def show_model(settings: Settings, text: str) -> dict[str, Any]:
+def show_model(settings: Settings, text: str) -> ModelDetails:
     """One version with its aliases and gate."""
+    ref = ModelRef.parse(text)
     with open_catalogue(settings) as catalogue:
-        registry = ModelLedger(catalogue)
-        ref = parse_ref(text)
-        version = _resolve(registry, ref)
-        row = registry.version(ref.name, version) or {}
-        aliases = registry.aliases(ref.name)
-    row["signature"] = json.loads(row.get("signature") or "null")
-    row["gate"] = json.loads(row.get("gate") or "null")
-    row["aliases"] = sorted(a for a, v in aliases.items() if v == version)
-    return row
+        ledger = ModelLedger(catalogue)
+        found = ledger.resolve(ref)
+        aliases = ledger.aliases(ref.name)
+    return ModelDetails(found, sorted(a for a, v in aliases.items() if v == found.version))
 
 
 def promote(
@@ -88,7 +59,7 @@ def promote(
     require_image: bool = False,
 ) -> dict[str, Any]:
     """Move ALIAS to NAME:VERSION; a `champion` must pass the gates first."""
-    ref = parse_ref(text)
+    ref = ModelRef.parse(text)
     if ref.version is None:
         raise InvalidInputError("promote needs NAME:VERSION", "e.g. fraud:3")
     if not _ALIAS.match(alias):
@@ -97,12 +68,9 @@ def promote(
         raise InvalidInputError("--reason must say why", "e.g. --reason 'AUC +0.02 on holdout'")
     with open_catalogue(settings) as catalogue:
         registry = ModelLedger(catalogue)
-        version = _resolve(registry, ref)
-        refusal = (
-            _champion_gates(registry, ref.name, version, require_image)
-            if alias == "champion"
-            else None
-        )
+        found = registry.resolve(ref)
+        version = found.version
+        refusal = _champion_gates(registry, found, require_image) if alias == "champion" else None
         if refusal is not None:
             registry.record_refusal(ref.name, alias, version, reason, refusal)
             raise GateRefused(f"{ref.name}:{version} cannot become {alias}: {refusal}",
@@ -121,7 +89,7 @@ def rollback(settings: Settings, name: str, alias: str, *, reason: str) -> dict[
         registry = ModelLedger(catalogue)
         current = registry.alias_target(name, alias)
         if current is None:
-            raise NotFoundError(f"{name} has no alias {alias!r}", _HINT)
+            raise NotFoundError(f"{name} has no alias {alias!r}", MODELS_HINT)
         history = registry.alias_history(name, alias)
         previous = next(
             (e["details"].get("from") for e in history if e["details"].get("to") == current), None
@@ -137,20 +105,16 @@ def audit_trail(settings: Settings, limit: int = 100) -> list[dict[str, Any]]:
         return ModelLedger(catalogue).audit_events(limit)
 
 
-def _champion_gates(
-    registry: ModelLedger, name: str, version: int, require_image: bool
-) -> str | None:
-    """Why `name:version` may not be champion, or None when every gate passes."""
-    row = registry.version(name, version) or {}
-    gate = json.loads(row.get("gate") or "{}")
-    if not gate.get("passed"):
+def _champion_gates(registry: ModelLedger, found: ModelVersion, require_image: bool) -> str | None:
+    """Why `found` may not be champion, or None when every gate passes."""
+    if not found.gate_passed:
         return "its evaluation gate did not pass"
-    if registry.open_drift_alert(name, version):
+    if registry.open_drift_alert(found.name, found.version):
         return "its latest drift check found drift (an open alert)"
-    if require_image and not registry.image_built(name, version):
-        return f"no image was built (workbench package build {name}:{version})"
+    if require_image and not registry.image_built(found.name, found.version):
+        return f"no image was built (workbench package build {found.label})"
     try:
-        verify_manifest(Path(row["uri"]))
+        verify_manifest(Path(found.uri))
     except WorkbenchError as error:
         return f"its artifact failed verification: {error.message}"
     return None
@@ -158,20 +122,20 @@ def _champion_gates(
 
 def model_card(settings: Settings, text: str) -> str:
     """A Markdown model card assembled from the catalogue and the project's spec."""
+    ref = ModelRef.parse(text)
     with open_catalogue(settings) as catalogue:
         registry = ModelLedger(catalogue)
-        ref = parse_ref(text)
-        version = _resolve(registry, ref)
-        row = registry.version(ref.name, version) or {}
+        found = registry.resolve(ref)
+        version = found.version
         aliases = sorted(a for a, v in registry.aliases(ref.name).items() if v == version)
-        run = catalogue.get_run(row["run_id"]) if row.get("run_id") else None
+        run = catalogue.get_run(found.run_id) if found.run_id else None
         drift = registry.open_drift_alert(ref.name, version)
-    gate = json.loads(row.get("gate") or "{}")
+    gate = found.gate or {}
     spec = _spec_of(run.tags.get("project_dir")) if run else None
     lines = [f"# Model card: {ref.name} v{version}", ""]
-    lines += [f"- Aliases: {', '.join(aliases) or 'none'}", f"- Flavor: {row.get('flavor')}",
-              f"- Registered: {row.get('created_at')}", f"- Artifact: `{row.get('uri')}`",
-              f"- sha256: `{row.get('sha256')}`", ""]  # fmt: skip
+    lines += [f"- Aliases: {', '.join(aliases) or 'none'}", f"- Flavor: {found.flavor}",
+              f"- Registered: {found.created_at}", f"- Artifact: `{found.uri}`",
+              f"- sha256: `{found.sha256}`", ""]  # fmt: skip
     lines += ["## Intended use", "", (spec.intended_use if spec else "") or "Not recorded.", ""]
     if spec and spec.description:
         lines += ["## Description", "", spec.description, ""]

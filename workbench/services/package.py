@@ -20,12 +20,12 @@ from workbench.catalogue.catalogue import Catalogue
 from workbench.catalogue.models import ModelLedger
 from workbench.core.entities import Run
 from workbench.core.errors import InvalidInputError, WorkbenchError, first_line
+from workbench.core.models import ModelRef
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 from workbench.packaging import DEFAULT_BASE_IMAGE
 from workbench.packaging import docker_engine as engine
 from workbench.packaging.context import ImageSpec, write_context
-from workbench.services.models import _resolve, parse_ref
 from workbench.serving import RUNTIME_REQUIREMENTS
 
 # The serving app loads models as MLflow pyfuncs; the wheelhouse makes this mlflow-skinny.
@@ -92,22 +92,20 @@ def image_spec(settings: Settings, request: BuildRequest) -> tuple[ImageSpec, Pa
     if request.tag is not None and not _TAG.match(request.tag):
         raise InvalidInputError(f"{request.tag!r} is not a valid image tag",
                                 "lowercase REPOSITORY[:TAG], e.g. acme/fraud:1")  # fmt: skip
-    ref = parse_ref(request.ref)
+    ref = ModelRef.parse(request.ref)
     with open_catalogue(settings) as catalogue:
-        registry = ModelLedger(catalogue)
-        version = _resolve(registry, ref)
-        row = registry.version(ref.name, version) or {}
-        run = _source_run(catalogue, row.get("run_id"))
-    tag = request.tag or f"workbench/{ref.name.lower()}:{version}"
+        found = ModelLedger(catalogue).resolve(ref)
+        run = _source_run(catalogue, found.run_id)
+    tag = request.tag or f"workbench/{ref.name.lower()}:{found.version}"
     if not _TAG.match(tag):
         raise InvalidInputError(f"model name {ref.name!r} makes no valid image tag",
                                 "name the image with --tag REPOSITORY[:TAG]")  # fmt: skip
     spec = ImageSpec(
         name=ref.name,
-        version=version,
-        run_id=row.get("run_id"),
-        sha256=str(row.get("sha256") or ""),
-        flavor=str(row.get("flavor") or ""),
+        version=found.version,
+        run_id=found.run_id,
+        sha256=found.sha256 or "",
+        flavor=found.flavor or "",
         metrics=dict(run.metrics) if run else {},
         revision=(run.lineage.git_commit if run else None) or "unknown",
         created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -115,7 +113,7 @@ def image_spec(settings: Settings, request: BuildRequest) -> tuple[ImageSpec, Pa
         base_image=request.base_image,
         runtime=(*RUNTIME_REQUIREMENTS, PYFUNC_LOADER),
     )
-    return spec, Path(str(row["uri"]))
+    return spec, Path(found.uri)
 
 
 def run_package(image: str, port: int | None) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -13,10 +12,22 @@ from typing import Any
 from workbench.artifacts.manifest import verify_manifest
 from workbench.catalogue.deployments import DeploymentLedger
 from workbench.catalogue.models import ModelLedger
+from workbench.core.deployments import (
+    CANARY,
+    PRIMARY,
+    SHADOW,
+    Batching,
+    CanaryPolicy,
+    Deployment,
+    DeploymentSpec,
+    Limits,
+    Scaling,
+    VersionEntry,
+)
 from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchError
+from workbench.core.models import ModelRef, ModelVersion
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
-from workbench.services.models import _resolve, parse_ref
 
 _NAME_HINT = "list deployments: workbench deployments ls"
 
@@ -48,88 +59,81 @@ class ServeRequest:
     sample_rate: float = 1.0
     max_body_bytes: int = 4 * 1024 * 1024
     timeout_s: float = 30.0
-    canary_policy: dict[str, Any] = field(default_factory=dict)
+    canary_policy: CanaryPolicy = field(default_factory=CanaryPolicy)
 
 
-def plan_versions(settings: Settings, request: ServeRequest) -> list[dict[str, Any]]:
+def plan_versions(settings: Settings, request: ServeRequest) -> tuple[VersionEntry, ...]:
     """Check the request and resolve its versions (verified artifacts); needs no cluster."""
     _check_request(request)
     with open_catalogue(settings) as catalogue:
-        registry = ModelLedger(catalogue)
-        versions = [_version_entry(registry, request.model, "primary")]
+        ledger = ModelLedger(catalogue)
+        primary = _resolve_verified(ledger, request.model)
+        others = []
         if request.canary:
-            versions.append(_version_entry(registry, request.canary, "canary", request.traffic))
+            others.append((CANARY, _resolve_verified(ledger, request.canary), request.traffic))
         if request.shadow:
-            versions.append(_version_entry(registry, request.shadow, "shadow"))
-    _check_versions(versions)
-    return versions
+            others.append((SHADOW, _resolve_verified(ledger, request.shadow), None))
+    _check_inputs(primary, [(role, found) for role, found, _ in others])
+    return (
+        _entry(primary, PRIMARY),
+        *(_entry(found, role, traffic) for role, found, traffic in others),
+    )
 
 
 def serve_model(
-    settings: Settings, request: ServeRequest, versions: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """Create or update (rolling, zero downtime) a deployment; returns its summary."""
+    settings: Settings,
+    request: ServeRequest,
+    versions: tuple[VersionEntry, ...] | None = None,
+) -> Deployment:
+    """Create or update (rolling, zero downtime) a deployment; returns it as recorded."""
     versions = versions or plan_versions(settings, request)
-    name = request.name or versions[0]["model"]
+    name = request.name or versions[0].model
     profile = _cluster(settings)
     prefix = request.route_prefix or f"/{name}"
-    spec: dict[str, Any] = {
-        "name": name,
-        "home": str(settings.home),
-        "route_prefix": prefix,
-        "url": f"http://127.0.0.1:{profile.serve_port}{prefix}",
-        "status": "running",
-        "ingress": profile.serve_ingress,
-        "versions": versions,
-        "token_file": str(_token_file(settings, name, create=True)) if request.auth else None,
-        "scaling": {
-            "replicas": request.replicas,
-            "autoscale": list(request.autoscale) if request.autoscale else None,
-            "max_ongoing_requests": request.max_ongoing_requests,
-            "max_queued_requests": request.max_queued_requests,
-            "cpus_per_replica": request.cpus_per_replica,
-        },
-        "batching": {
-            "max_batch_size": request.max_batch_size,
-            "batch_wait_timeout_s": request.batch_wait_ms / 1000.0,
-        },
-        "limits": {"max_body_bytes": request.max_body_bytes, "timeout_s": request.timeout_s},
-        "sample_rate": request.sample_rate,
-        "canary_policy": request.canary_policy,
-    }
+    spec = DeploymentSpec(
+        name=name,
+        home=str(settings.home),
+        route_prefix=prefix,
+        url=f"http://127.0.0.1:{profile.serve_port}{prefix}",
+        versions=versions,
+        ingress=profile.serve_ingress,
+        token_file=str(_token_file(settings, name, create=True)) if request.auth else None,
+        scaling=Scaling(
+            replicas=request.replicas,
+            autoscale=request.autoscale,
+            max_ongoing_requests=request.max_ongoing_requests,
+            max_queued_requests=request.max_queued_requests,
+            cpus_per_replica=request.cpus_per_replica,
+        ),
+        batching=Batching(request.max_batch_size, request.batch_wait_ms / 1000.0),
+        limits=Limits(request.max_body_bytes, request.timeout_s),
+        sample_rate=request.sample_rate,
+        canary_policy=request.canary_policy,
+    )
     return _apply(settings, spec, action="deployment.deploy", reason=f"serve {request.model}")
 
 
-def promote(settings: Settings, name: str) -> dict[str, Any]:
+def promote(settings: Settings, name: str) -> Deployment:
     """Send all traffic to the canary: it becomes the primary; the old primary leaves."""
     spec = _current(settings, name)
-    canary = next((v for v in spec["versions"] if v["role"] == "canary"), None)
+    canary = spec.canary
     if canary is None:
         raise InvalidInputError(
             f"{name} has no canary to promote",
             "deploy one: workbench serve MODEL --canary NAME:VERSION --traffic 10",
         )
-    previous = next(v for v in spec["versions"] if v["role"] == "primary")
-    spec["versions"] = [{**canary, "role": "primary", "traffic": 100}] + [
-        v for v in spec["versions"] if v["role"] == "shadow"
-    ]
-    spec["previous"] = previous
-    reason = f"canary {canary['model']}:{canary['version']} promoted"
-    return _apply(settings, spec, action="deployment.promote", reason=reason)
+    reason = f"canary {canary.label} promoted"
+    return _apply(settings, spec.promoted(), action="deployment.promote", reason=reason)
 
 
-def rollback(settings: Settings, name: str) -> dict[str, Any]:
+def rollback(settings: Settings, name: str) -> Deployment:
     """Drop the canary; without one, go back to the primary before the last promotion."""
     spec = _current(settings, name)
-    if any(v["role"] == "canary" for v in spec["versions"]):
-        spec["versions"] = [v for v in spec["versions"] if v["role"] != "canary"]
-        reason = "canary removed by hand"
-    elif spec.get("previous"):
-        old = spec.pop("previous")
-        spec["versions"] = [{**old, "role": "primary"}] + [
-            v for v in spec["versions"] if v["role"] == "shadow"
-        ]
-        reason = f"back to {old['model']}:{old['version']}"
+    if spec.canary is not None:
+        spec, reason = spec.without_canary(), "canary removed by hand"
+    elif spec.previous is not None:
+        reason = f"back to {spec.previous.label}"
+        spec = spec.restored()
     else:
         raise InvalidInputError(
             f"{name} has nothing to roll back to", "it has no canary and no earlier primary"
@@ -137,7 +141,7 @@ def rollback(settings: Settings, name: str) -> dict[str, Any]:
     return _apply(settings, spec, action="deployment.rollback", reason=reason)
 
 
-def stop(settings: Settings, name: str) -> dict[str, Any]:
+def stop(settings: Settings, name: str) -> Deployment:
     """Delete the Serve application and its token; the catalogue keeps its history."""
     spec = _current(settings, name, running_only=False)
     if _cluster_alive(settings):
@@ -149,78 +153,98 @@ def stop(settings: Settings, name: str) -> dict[str, Any]:
         DeploymentLedger(catalogue).set_status(
             name, "stopped", action="deployment.stop", reason="deployments stop"
         )
-    return {"name": name, "status": "stopped", "url": spec["url"]}
+    return Deployment(spec, "stopped")
 
 
-def list_deployments(settings: Settings) -> list[dict[str, Any]]:
+def list_deployments(settings: Settings) -> list[Deployment]:
+    """Every deployment the catalogue knows, running or not, by name."""
     with open_catalogue(settings) as catalogue:
-        rows = DeploymentLedger(catalogue).all()
-    return [_summary(row["config"], row["status"]) for row in rows]
+        return DeploymentLedger(catalogue).all()
 
 
-def show(settings: Settings, name: str, window_minutes: int = 60) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DeploymentView:
+    """A deployment with its request statistics and Serve's live view (when it runs)."""
+
+    deployment: Deployment
+    window_minutes: int
+    stats: list[dict[str, Any]]
+    live: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `deployments show --json` document."""
+        shown = self.deployment.spec.summary(self.deployment.status)
+        shown["created_at"] = self.deployment.created_at
+        shown["updated_at"] = self.deployment.updated_at
+        shown["stats_window_minutes"] = self.window_minutes
+        shown["stats"] = self.stats
+        if self.live is not None:
+            shown["serve"] = self.live
+        return shown
+
+
+def show(settings: Settings, name: str, window_minutes: int = 60) -> DeploymentView:
     """The deployment, Serve's live view of it, and its request statistics."""
     since = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=window_minutes)
     with open_catalogue(settings) as catalogue:
         ledger = DeploymentLedger(catalogue)
-        row = ledger.get(name)
-        if row is None:
+        found = ledger.get(name)
+        if found is None:
             raise NotFoundError(f"no deployment named {name!r}", _NAME_HINT)
         stats = ledger.stats(name, since)
-    shown = _summary(row["config"], row["status"])
-    shown["created_at"], shown["updated_at"] = row["created_at"], row["updated_at"]
-    shown["stats_window_minutes"] = window_minutes
-    shown["stats"] = stats
-    if row["status"] == "running" and _cluster_alive(settings):
+    live = None
+    if found.status == "running" and _cluster_alive(settings):
         from workbench.serving import ray_app
 
-        shown["serve"] = ray_app.application_status(name)
-    return shown
+        live = ray_app.application_status(name)
+    return DeploymentView(found, window_minutes, stats, live)
 
 
 def token(settings: Settings, name: str) -> str | None:
     """The bearer token of a running deployment, or None for a --no-auth one."""
     spec = _current(settings, name)
-    if spec.get("token_file") is None:
+    if spec.token_file is None:
         return None
-    return Path(spec["token_file"]).read_text().strip()
+    return Path(spec.token_file).read_text().strip()
 
 
 def deployment_url(settings: Settings, name: str) -> str:
-    return str(_current(settings, name)["url"])
+    """Where deployment `name` answers (it must be running)."""
+    return _current(settings, name).url
 
 
 # -- internals ---------------------------------------------------------------------------------
 
 
-def _apply(settings: Settings, spec: dict[str, Any], *, action: str, reason: str) -> dict[str, Any]:
+def _apply(settings: Settings, spec: DeploymentSpec, *, action: str, reason: str) -> Deployment:
     """Deploy `spec`; on failure restore the deployment that served before and say why."""
     profile = _cluster(settings)
     from workbench.serving import ray_app
 
     with open_catalogue(settings) as catalogue:
         ledger = DeploymentLedger(catalogue)
-        before = ledger.get(spec["name"])
+        before = ledger.get(spec.name)
         ray_app.start_http(profile.serve_port)
         try:
             ray_app.deploy(spec)
         except Exception as error:  # Serve says which deployment failed; its status says why
-            why = _first_error_line(error, ray_app.application_status(spec["name"])["message"])
-            ledger.record({**spec, "status": "failed"}, action="deployment.failed", reason=why)
-            restored = before is not None and before["status"] == "running"
+            why = _first_error_line(error, ray_app.application_status(spec.name)["message"])
+            ledger.record(spec, "failed", action="deployment.failed", reason=why)
+            restored = before is not None and before.status == "running"
             if before is not None and restored:
-                ray_app.deploy(before["config"])
+                ray_app.deploy(before.spec)
                 ledger.record(
-                    before["config"],
+                    before.spec,
+                    "running",
                     action="deployment.rollback",
                     reason=f"new version failed to start; restored: {why}",
                 )
             else:
-                ray_app.delete(spec["name"])
+                ray_app.delete(spec.name)
             kept = "the previous version keeps serving" if restored else "nothing was deployed"
-            raise DeployFailed(f"{spec['name']} failed to start: {why}", kept) from None
-        ledger.record(spec, action=action, reason=reason)
-    return _summary(spec, spec["status"])
+            raise DeployFailed(f"{spec.name} failed to start: {why}", kept) from None
+        ledger.record(spec, "running", action=action, reason=reason)
+    return Deployment(spec, "running")
 
 
 def _first_error_line(error: Exception, detail: str) -> str:
@@ -230,54 +254,35 @@ def _first_error_line(error: Exception, detail: str) -> str:
     return (meaningful[-1] if meaningful else lines[0] if lines else type(error).__name__)[:300]
 
 
-def _summary(spec: dict[str, Any], status: str) -> dict[str, Any]:
-    return {
-        "name": spec["name"],
-        "status": status,
-        "url": spec["url"],
-        "route_prefix": spec["route_prefix"],
-        "ingress": spec.get("ingress"),
-        "auth": spec.get("token_file") is not None,
-        "versions": [
-            {k: v.get(k) for k in ("model", "version", "role", "traffic")} for v in spec["versions"]
-        ],
-        "scaling": spec.get("scaling"),
-    }
-
-
-def _current(settings: Settings, name: str, running_only: bool = True) -> dict[str, Any]:
+def _current(settings: Settings, name: str, running_only: bool = True) -> DeploymentSpec:
     with open_catalogue(settings) as catalogue:
-        row = DeploymentLedger(catalogue).get(name)
-    if row is None:
+        found = DeploymentLedger(catalogue).get(name)
+    if found is None:
         raise NotFoundError(f"no deployment named {name!r}", _NAME_HINT)
-    if running_only and row["status"] != "running":
-        again = f"{row['model_name']}:{row['model_version']}"
+    if running_only and found.status != "running":
         raise InvalidInputError(
-            f"deployment {name!r} is {row['status']}", f"start it: workbench serve {again}"
+            f"deployment {name!r} is {found.status}",
+            f"start it: workbench serve {found.spec.primary.label}",
         )
-    return dict(row["config"])
+    return found.spec
 
 
-def _version_entry(
-    registry: ModelLedger, text: str, role: str, traffic: float | None = None
-) -> dict[str, Any]:
-    ref = parse_ref(text)
-    version = _resolve(registry, ref)
-    row = registry.version(ref.name, version) or {}
-    uri = Path(row["uri"])
-    verify_manifest(uri)  # refuse a tampered artifact here, before any replica loads it
-    entry = {
-        "model": ref.name,
-        "version": version,
-        "uri": str(uri),
-        "role": role,
-        "run_id": row.get("run_id"),
-        "sha256": row.get("sha256"),
-        "signature": row.get("signature"),
-    }
-    if role == "canary":
-        entry["traffic"] = traffic
-    return entry
+def _resolve_verified(ledger: ModelLedger, text: str) -> ModelVersion:
+    found = ledger.resolve(ModelRef.parse(text))
+    verify_manifest(Path(found.uri))  # refuse a tampered artifact here, before any replica
+    return found
+
+
+def _entry(found: ModelVersion, role: str, traffic: float | None = None) -> VersionEntry:
+    return VersionEntry(
+        model=found.name,
+        version=found.version,
+        uri=found.uri,
+        role=role,
+        run_id=found.run_id,
+        sha256=found.sha256,
+        traffic=traffic,
+    )
 
 
 def _check_request(request: ServeRequest) -> None:
@@ -298,28 +303,16 @@ def _check_request(request: ServeRequest) -> None:
         raise InvalidInputError("--replicas and --max-batch-size must be at least 1")
 
 
-def _check_versions(versions: list[dict[str, Any]]) -> None:
+def _check_inputs(primary: ModelVersion, others: list[tuple[str, ModelVersion]]) -> None:
     """Canary and shadow must take the primary's inputs: one contract per endpoint."""
-    primary = versions[0]
-    for other in versions[1:]:
-        if other["version"] == primary["version"] and other["model"] == primary["model"]:
+    for role, other in others:
+        if other.label == primary.label:
+            raise InvalidInputError(f"{role} {other.label} is the primary itself")
+        if other.inputs != primary.inputs:
             raise InvalidInputError(
-                f"{other['role']} {other['model']}:{other['version']} is the primary itself"
-            )
-        if _inputs(other) != _inputs(primary):
-            raise InvalidInputError(
-                f"{other['role']} {other['model']}:{other['version']} takes different inputs "
-                f"than {primary['model']}:{primary['version']}",
+                f"{role} {other.label} takes different inputs than {primary.label}",
                 "canary and shadow versions must share the primary's signature",
             )
-    for entry in versions:
-        entry.pop("signature", None)
-
-
-def _inputs(entry: dict[str, Any]) -> Any:
-    signature = entry.get("signature")
-    parsed = json.loads(signature) if isinstance(signature, str) else signature
-    return (parsed or {}).get("inputs")
 
 
 def _token_file(settings: Settings, name: str, *, create: bool) -> Path:
@@ -349,7 +342,9 @@ def ensure_cluster(settings: Settings) -> bool:
 
 def _cluster(settings: Settings) -> Any:
     """Connect to the `cluster up` cluster (the CLI calls `ensure_cluster` first)."""
-    from workbench.compute.cluster import ClusterError, connect, read_profile
+    from workbench.compute.cluster import connect
+    from workbench.compute.errors import ClusterError
+    from workbench.compute.profile import read_profile
 
     profile = read_profile(settings)
     if profile is None or not _cluster_alive(settings):

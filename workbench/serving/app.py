@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from workbench.core.deployments import RequestRecord
 from workbench.core.errors import first_line
 from workbench.core.version import __version__
 from workbench.serving.errors import (
@@ -36,7 +37,8 @@ from workbench.serving.payload import parse_body
 from workbench.serving.signature import Columns, InputSchema
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-RequestSink = Callable[[dict[str, Any]], None]
+# Takes a served request's record and, while it runs, the shadow version's prediction.
+RequestSink = Callable[[RequestRecord, "asyncio.Future[Any] | None"], None]
 
 
 @dataclass(frozen=True)
@@ -167,18 +169,16 @@ def _record(
     if options.on_request is None or random.random() >= options.sample_rate:
         return
     inputs = {k: v.tolist() for k, v in columns.items()} if columns is not None else None
-    options.on_request(
-        {
-            "request_id": uuid.uuid4().hex,
-            "ts": datetime.now(UTC).replace(tzinfo=None),
-            "model_version": version,
-            "status_code": status,
-            "latency_ms": (time.perf_counter() - started) * 1000.0,
-            "inputs": json.dumps(inputs),
-            "outputs": json.dumps(outputs),
-            "shadow": shadow,
-        }
+    record = RequestRecord(
+        request_id=uuid.uuid4().hex,
+        ts=datetime.now(UTC).replace(tzinfo=None),
+        model_version=version,
+        status_code=status,
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+        inputs=json.dumps(inputs),
+        outputs=json.dumps(outputs),
     )
+    options.on_request(record, shadow)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

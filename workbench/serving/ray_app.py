@@ -12,6 +12,7 @@ from typing import Any
 import ray
 from ray import serve
 
+from workbench.core.deployments import DeploymentSpec, RequestRecord
 from workbench.core.settings import Settings
 from workbench.serving.app import AppOptions, Scored, make_app
 from workbench.serving.replica import RequestLog, VersionRouter
@@ -25,15 +26,14 @@ BUSY_HOLD_S = 0.05  # how long the replica counts as busy after it last had comp
 class ModelServer:
     """A replica: every version of the deployment loaded, batching on, requests sampled."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: DeploymentSpec) -> None:
         self.spec = spec
         self.router = VersionRouter(spec, self._breach)
         self.schema: InputSchema = self.router.schema
-        batching = spec.get("batching", {})
         # serve.batch adds these setters to the method; mypy sees only the plain signature.
         batched: Any = self._batched
-        batched.set_max_batch_size(int(batching.get("max_batch_size", 32)))
-        self._busy_wait_s = float(batching.get("batch_wait_timeout_s", 0.001))
+        batched.set_max_batch_size(spec.batching.max_batch_size)
+        self._busy_wait_s = spec.batching.batch_wait_timeout_s
         self._in_flight = 0
         self._waiting = False
         self._busy_until = 0.0
@@ -43,15 +43,14 @@ class ModelServer:
         self._breached = False
 
     def __serve_build_asgi_app__(self) -> Any:
-        token_file = self.spec.get("token_file")
+        token_file = self.spec.token_file
         token = Path(token_file).read_text().strip() if token_file else None
-        limits = self.spec.get("limits", {})
         options = AppOptions(
             token=token,
-            max_body_bytes=int(limits.get("max_body_bytes", 4 * 1024 * 1024)),
-            timeout_s=float(limits.get("timeout_s", 30.0)),
+            max_body_bytes=self.spec.limits.max_body_bytes,
+            timeout_s=self.spec.limits.timeout_s,
             on_request=self.log.add,
-            sample_rate=float(self.spec.get("sample_rate", 1.0)),
+            sample_rate=self.spec.sample_rate,
         )
         return make_app(self, options)
 
@@ -109,17 +108,17 @@ class ModelServer:
             from workbench.catalogue.deployments import DeploymentLedger
             from workbench.owner import open_catalogue
 
-            self._ledger = DeploymentLedger(open_catalogue(Settings(home=Path(self.spec["home"]))))
+            self._ledger = DeploymentLedger(open_catalogue(Settings(home=Path(self.spec.home))))
         return self._ledger
 
-    def _write_requests(self, records: list[dict[str, Any]]) -> None:
-        self._catalogue_ledger().log_requests(self.spec["name"], records)
+    def _write_requests(self, records: list[RequestRecord]) -> None:
+        self._catalogue_ledger().log_requests(self.spec.name, records)
 
     def _breach(self, why: str) -> None:
         if self._breached:
             return
         self._breached = True
-        rollback_canary.options(num_cpus=0).remote(self.spec["home"], self.spec["name"], why)
+        rollback_canary.options(num_cpus=0).remote(self.spec.home, self.spec.name, why)
 
 
 def _rollback_canary(home: str, name: str, why: str) -> None:
@@ -130,47 +129,45 @@ def _rollback_canary(home: str, name: str, why: str) -> None:
     with open_catalogue(Settings(home=Path(home))) as catalogue:
         ledger = DeploymentLedger(catalogue)
         current = ledger.get(name)
-        if current is None or current["status"] == "stopped":
+        if current is None or current.status == "stopped":
             return
-        spec = current["config"]
-        if not any(v["role"] == "canary" for v in spec["versions"]):
+        if current.spec.canary is None:
             return  # another replica got here first
-        spec["versions"] = [v for v in spec["versions"] if v["role"] != "canary"]
-        spec["status"] = "running"
+        spec = current.spec.without_canary()
         # Record first: this task is owned by a replica that the update below replaces, and
         # Ray ends a task whose owner dies. The update itself, once sent, is Serve's to finish.
-        ledger.record(spec, action="deployment.rollback", reason=why)
+        ledger.record(spec, "running", action="deployment.rollback", reason=why)
     deploy(spec)
 
 
-def deploy(spec: dict[str, Any]) -> None:
+def deploy(spec: DeploymentSpec) -> None:
     """Create or update the Serve application for `spec` and wait until it runs.
 
     Updates roll: Serve starts new replicas before it stops old ones (max_surge), so the
     endpoint keeps answering; a version that cannot start leaves the old replicas serving.
     """
-    scaling = spec.get("scaling", {})
+    scaling = spec.scaling
     options: dict[str, Any] = {
         "name": "model",
-        "max_ongoing_requests": int(scaling.get("max_ongoing_requests", 64)),
-        "max_queued_requests": int(scaling.get("max_queued_requests", 256)),
-        "ray_actor_options": {"num_cpus": float(scaling.get("cpus_per_replica", 0.5))},
+        "max_ongoing_requests": scaling.max_ongoing_requests,
+        "max_queued_requests": scaling.max_queued_requests,
+        "ray_actor_options": {"num_cpus": scaling.cpus_per_replica},
         "health_check_period_s": 2.0,
         "health_check_timeout_s": 10.0,
         "max_constructor_retry_count": 3,
         "max_surge_percent": 100,
         "graceful_shutdown_timeout_s": 10.0,
     }
-    if scaling.get("autoscale"):
-        low, high = scaling["autoscale"]
+    if scaling.autoscale:
+        low, high = scaling.autoscale
         options["autoscaling_config"] = {"min_replicas": low, "max_replicas": high,
                                          "target_ongoing_requests": 8}  # fmt: skip
         options["num_replicas"] = "auto"
     else:
-        options["num_replicas"] = int(scaling.get("replicas", 1))
+        options["num_replicas"] = scaling.replicas
     server: Any = ModelServer  # a serve.Deployment once decorated; mypy sees the class
     app = server.options(**options).bind(spec)
-    serve.run(app, name=spec["name"], route_prefix=spec["route_prefix"], blocking=False)
+    serve.run(app, name=spec.name, route_prefix=spec.route_prefix, blocking=False)
 
 
 def start_http(port: int) -> None:

@@ -12,42 +12,19 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from workbench.core.deployments import CanaryPolicy, DeploymentSpec, RequestRecord
 from workbench.serving.app import Scored
 from workbench.serving.errors import ModelFailed
 from workbench.serving.model import ServedModel
 from workbench.serving.signature import Columns
 
 WINDOW = 200  # canary outcomes remembered per replica
-
-
-@dataclass(frozen=True)
-class CanaryPolicy:
-    """When a canary is rolled back: error share or p95 latency over its recent requests."""
-
-    max_error_rate: float = 0.05
-    max_p95_ms: float | None = None
-    min_requests: int = 20
-
-    def breach(self, outcomes: deque[tuple[bool, float]]) -> str | None:
-        """Why the canary must go, or None while it behaves (or has too few requests)."""
-        if len(outcomes) < self.min_requests:
-            return None
-        errors = sum(1 for ok, _ in outcomes if not ok) / len(outcomes)
-        if errors > self.max_error_rate:
-            return (
-                f"error rate {errors:.1%} > {self.max_error_rate:.1%} over {len(outcomes)} requests"
-            )
-        if self.max_p95_ms is not None:
-            p95 = float(np.percentile([ms for _, ms in outcomes], 95))
-            if p95 > self.max_p95_ms:
-                return f"p95 latency {p95:.1f} ms > {self.max_p95_ms:g} ms"
-        return None
 
 
 class VersionRouter:
@@ -57,27 +34,24 @@ class VersionRouter:
     is what Serve's dynamic batching calls with requests of any version mixed.
     """
 
-    def __init__(self, spec: dict[str, Any], on_breach: Callable[[str], None]) -> None:
+    def __init__(self, spec: DeploymentSpec, on_breach: Callable[[str], None]) -> None:
         self.models: dict[int, ServedModel] = {}
-        roles: dict[str, int] = {}
-        self.canary_share = 0.0
-        for entry in spec["versions"]:
-            info = {key: entry.get(key) for key in ("run_id", "sha256")}
-            info.update(name=entry["model"], version=entry["version"])
-            self.models[entry["version"]] = ServedModel.load(Path(entry["uri"]), info)
-            roles[entry["role"]] = entry["version"]
-            if entry["role"] == "canary":
-                self.canary_share = float(entry.get("traffic", 0)) / 100.0
-        self.primary: int = roles["primary"]
-        self.canary: int | None = roles.get("canary")
-        self.shadow: int | None = roles.get("shadow")
+        for entry in spec.versions:
+            info: dict[str, Any] = {"name": entry.model, "version": entry.version,
+                                    "run_id": entry.run_id, "sha256": entry.sha256}  # fmt: skip
+            self.models[entry.version] = ServedModel.load(Path(entry.uri), info)
+        canary, shadow = spec.canary, spec.shadow
+        self.primary: int = spec.primary.version
+        self.canary: int | None = canary.version if canary else None
+        self.shadow: int | None = shadow.version if shadow else None
+        self.canary_share = (canary.traffic or 0.0) / 100.0 if canary else 0.0
         self.schema = self.models[self.primary].schema
-        self.policy: CanaryPolicy = CanaryPolicy(**spec.get("canary_policy", {}))
+        self.policy: CanaryPolicy = spec.canary_policy
         self.outcomes: deque[tuple[bool, float]] = deque(maxlen=WINDOW)
         self.on_breach = on_breach
         self.meta: dict[str, Any] = {
             **self.models[self.primary].metadata,
-            "deployment": spec["name"],
+            "deployment": spec.name,
             "versions": {str(v): r for v, r in self._roles().items()},
         }
 
@@ -159,29 +133,30 @@ def _concat(parts: list[Columns]) -> Columns:
 class RequestLog:
     """Buffers sampled request records and hands them over in batches, off the request path."""
 
-    def __init__(self, write: Callable[[list[dict[str, Any]]], None], interval_s: float = 1.0):
+    def __init__(self, write: Callable[[list[RequestRecord]], None], interval_s: float = 1.0):
         self.write = write
         self.interval_s = interval_s
-        self.buffer: list[dict[str, Any]] = []
+        self.buffer: list[tuple[RequestRecord, asyncio.Future[Any] | None]] = []
         self.dropped = 0
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: RequestRecord, shadow: asyncio.Future[Any] | None = None) -> None:
+        """Keep `record` (and the shadow prediction still running for it) for the next flush."""
         if len(self.buffer) >= 100_000:  # the owner is unreachable: shed, never block or grow
             self.dropped += 1
             return
-        self.buffer.append(record)
+        self.buffer.append((record, shadow))
 
-    def take_ready(self, final: bool = False) -> list[dict[str, Any]]:
+    def take_ready(self, final: bool = False) -> list[RequestRecord]:
         """Records whose shadow prediction (if any) has finished; the rest wait a turn."""
-        ready, waiting = [], []
-        for record in self.buffer:
-            shadow = record.get("shadow")
-            if shadow is not None and not shadow.done() and not final:
-                waiting.append(record)
-                continue
-            record["shadow_outputs"] = _shadow_json(shadow)
-            record.pop("shadow", None)
-            ready.append(record)
+        ready: list[RequestRecord] = []
+        waiting: list[tuple[RequestRecord, asyncio.Future[Any] | None]] = []
+        for record, shadow in self.buffer:
+            if shadow is None:
+                ready.append(record)
+            elif shadow.done() or final:
+                ready.append(replace(record, shadow_outputs=_shadow_json(shadow)))
+            else:
+                waiting.append((record, shadow))
         self.buffer = waiting
         return ready
 
@@ -200,9 +175,7 @@ class RequestLog:
                 self.dropped += len(ready)
 
 
-def _shadow_json(shadow: asyncio.Future[Any] | None) -> str | None:
-    if shadow is None:
-        return None
+def _shadow_json(shadow: asyncio.Future[Any]) -> str:
     if not shadow.done():
         shadow.cancel()
         return json.dumps({"error": "shadow did not finish"})
