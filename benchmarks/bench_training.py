@@ -258,7 +258,7 @@ def sweep_trial(
 
     catalogue, run_id = None, ""
     if home is not None:
-        from workbench.compute import owner
+        from workbench import owner
         from workbench.core import settings
 
         catalogue = owner.open_catalogue(settings.load_settings(home))
