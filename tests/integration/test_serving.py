@@ -25,7 +25,7 @@ from tests.fixtures.http import SteadyLoad
 from tests.fixtures.models import holdout_rows, register_fraud, save_broken_model, train_fraud_model
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
-from workbench.compute.cluster import haproxy_dir
+from workbench.compute.haproxy import haproxy_dir
 from workbench.core.settings import load_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]

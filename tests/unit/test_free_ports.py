@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.compute.cluster import _free_port
+from workbench.compute.ports import free_port as _free_port
 
 
 def test_free_ports_are_distinct_within_a_process() -> None:

@@ -361,30 +361,6 @@ class Catalogue:
             raise NotFoundError(f"run {run_id[:12]} has no metric {key!r}", f"its metrics: {keys}")
         return table
 
-    def metric_points(self, run_id: str) -> list[tuple[str, float, int, int]]:
-        """Every stored point of a run as (key, value, epoch ms, step), by key then step.
-
-        All attempts, as stored; like `metric_keys`, this does not flush the buffer first.
-        """
-        rows = self.backend.query(
-            "SELECT key, value, epoch_ms(timestamp) AS ms, step FROM metrics WHERE run_id = ? "
-            "ORDER BY key, step",
-            (run_id,),
-        ).to_pydict()
-        return list(zip(rows["key"], rows["value"], rows["ms"], rows["step"], strict=True))
-
-    def run_traceback(self, run_id: str) -> str | None:
-        """The traceback `set_status` recorded for a run, or None."""
-        rows = self.backend.query("SELECT traceback FROM runs WHERE run_id = ?", (run_id,))
-        found = rows.column("traceback").to_pylist()
-        return found[0] if found else None
-
-    def tag_values(self, key: str) -> set[str]:
-        """Every value tag `key` has, across all runs (flushed first, like `sql`)."""
-        self.flush()
-        table = self.backend.query("SELECT value FROM tags WHERE key = ?", (key,))
-        return {str(value) for value in table.column("value").to_pylist() if value is not None}
-
     def sql(self, query: str) -> pa.Table:
         """Run one read-only SQL statement against the catalogue (writes are refused)."""
         self.flush()

@@ -20,11 +20,11 @@ def up(cpus: int | None, gpus: int | None, as_json: bool) -> None:
     """Start a local head bound to 127.0.0.1 with token authentication."""
     from dataclasses import asdict
 
-    from workbench.compute.cluster import cluster_up
     from workbench.core.settings import load_settings
+    from workbench.services import cluster as cluster_service
 
     with console(stderr=True).status("starting Ray head ..."):
-        profile = cluster_up(load_settings(), cpus=cpus, gpus=gpus)
+        profile = cluster_service.up(load_settings(), cpus=cpus, gpus=gpus)
     if as_json:
         emit_json(asdict(profile))
         return
@@ -35,11 +35,11 @@ def up(cpus: int | None, gpus: int | None, as_json: bool) -> None:
 @cluster.command("down")
 def down() -> None:
     """Stop the local head and forget it (running work is stopped)."""
-    from workbench.compute.cluster import cluster_down
     from workbench.core.settings import load_settings
+    from workbench.services import cluster as cluster_service
 
     with console(stderr=True).status("stopping Ray head ..."):
-        stopped = cluster_down(load_settings())
+        stopped = cluster_service.down(load_settings())
     click.echo(f"cluster at {stopped.address} stopped" if stopped else "no cluster was up")
 
 
@@ -47,20 +47,20 @@ def down() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
     """Show whether the cluster is up, its nodes and resources."""
-    from workbench.compute.cluster import status as cluster_status
     from workbench.core.settings import load_settings
+    from workbench.services import cluster as cluster_service
 
-    info = cluster_status(load_settings())
+    info = cluster_service.status(load_settings())
     if as_json:
-        emit_json(info)
+        emit_json(info.to_json())
         return
-    if info["mode"] == "embedded":
-        click.echo(f"no cluster up: {info['hint']}")
+    if info.profile is None:
+        click.echo(f"no cluster up: {info.hint}")
         return
-    state = "up" if info["up"] else "DOWN"
-    click.echo(f"cluster {state} at {info['address']}  dashboard {info['dashboard_url']}")
-    for name, amount in sorted(info.get("resources", {}).items()):
+    state = "up" if info.up else "DOWN"
+    click.echo(f"cluster {state} at {info.profile.address}  dashboard {info.profile.dashboard_url}")
+    for name, amount in sorted(info.resources.items()):
         shown = f"{amount / 2**30:.1f} GiB" if "memory" in name else f"{amount:g}"
         click.echo(f"  {name:<20} {shown}")
-    for node in info.get("nodes", []):
+    for node in info.nodes:
         click.echo(f"  node {node}")

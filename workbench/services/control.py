@@ -12,6 +12,8 @@ from typing import Any
 
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.compute import cluster
+from workbench.compute.errors import ClusterError
+from workbench.compute.profile import read_profile
 from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.settings import Settings
@@ -26,9 +28,9 @@ SUBMIT_WAIT_S = 60.0
 def submit_detached(settings: Settings, request: RunRequest) -> dict[str, Any]:
     """Queue the run in the catalogue and hand its driver to the cluster as a Ray job."""
     spec, params, _ = prepare(settings, request)
-    profile = cluster.read_profile(settings)
+    profile = read_profile(settings)
     if profile is None:
-        raise cluster.ClusterError(
+        raise ClusterError(
             "--detach needs a cluster that outlives this command", "start one: workbench cluster up"
         )
     connection = cluster.connect(settings)
@@ -84,7 +86,7 @@ def _submit(dashboard_url: str, entrypoint: str, run_id: str, settings: Settings
         except (RuntimeError, ConnectionError) as error:
             starting = "No available agent" in str(error)
             if not starting or time.monotonic() > deadline:
-                raise cluster.ClusterError(
+                raise ClusterError(
                     f"the cluster's Jobs API refused the run: {str(error).splitlines()[0]}",
                     "check `workbench cluster status`; run without --detach meanwhile",
                     exit_code=1,
@@ -117,7 +119,7 @@ def cancel_run(settings: Settings, ref: str, wait_s: float = 20.0) -> RunStatus:
 def _signal_driver(settings: Settings, driver: dict[str, Any]) -> None:
     job_id = driver.get("job_id")
     if job_id:
-        profile = cluster.read_profile(settings)
+        profile = read_profile(settings)
         if profile is None:
             raise WorkbenchError("the run was submitted to a cluster that is no longer saved")
         from ray.job_submission import JobSubmissionClient

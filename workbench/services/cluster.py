@@ -1,0 +1,71 @@
+"""`cluster up|down|status`: the local Ray head as the CLI and the TUI's cluster screen show it.
+
+`ClusterProfile` is re-exported so that front ends name it without importing compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from workbench.compute import cluster as head
+from workbench.compute.profile import ClusterProfile, read_profile
+from workbench.core.settings import Settings
+
+__all__ = ["NO_CLUSTER_HINT", "ClusterProfile", "ClusterStatus", "down", "status", "up"]
+
+NO_CLUSTER_HINT = "no saved cluster: commands start an embedded Ray"
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """The saved head (None: embedded mode), whether it is up, and its nodes and resources."""
+
+    profile: ClusterProfile | None
+    up: bool
+    nodes: tuple[str, ...] = ()
+    resources: Mapping[str, float] = field(default_factory=dict)
+    hint: str = ""
+
+    @property
+    def mode(self) -> str:
+        """`cluster` when a head is saved, else `embedded` (each command starts its own Ray)."""
+        return "embedded" if self.profile is None else "cluster"
+
+    def to_json(self) -> dict[str, Any]:
+        """The `cluster status --json` document: the profile without its process group."""
+        if self.profile is None:
+            return {"up": self.up, "mode": self.mode, "hint": self.hint}
+        document: dict[str, Any] = {"up": self.up, "mode": self.mode, **asdict(self.profile)}
+        document.pop("process_group")
+        if self.up:
+            document["nodes"] = list(self.nodes)
+            document["resources"] = dict(self.resources)
+        return document
+
+
+def up(settings: Settings, cpus: int | None = None, gpus: int | None = None) -> ClusterProfile:
+    """Start a local head (127.0.0.1, token auth) and save its profile."""
+    return head.cluster_up(settings, cpus=cpus, gpus=gpus)
+
+
+def down(settings: Settings) -> ClusterProfile | None:
+    """Stop the local head and forget it; what was stopped, or None when nothing was up."""
+    return head.cluster_down(settings)
+
+
+def status(settings: Settings) -> ClusterStatus:
+    """The saved head and whether it is up; a live one is connected to for nodes and resources."""
+    profile = read_profile(settings)
+    if profile is None:
+        return ClusterStatus(profile=None, up=False, hint=NO_CLUSTER_HINT)
+    if not head.is_alive(profile):
+        return ClusterStatus(profile=profile, up=False)
+    connection = head.connect(settings)
+    return ClusterStatus(
+        profile=profile,
+        up=True,
+        nodes=tuple(connection.nodes),
+        resources=dict(connection.resources),
+    )
