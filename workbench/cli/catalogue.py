@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli.render import console, emit_json
+from workbench.cli.render import console, emit_json, print_table
 
 
 @click.group()
@@ -34,14 +34,8 @@ def sql(query: str, as_json: bool, limit: int) -> None:
     if as_json:
         emit_json(rows)
         return
-    from rich.table import Table
-
-    out = Table(box=None, header_style="bold")
-    for name in table.column_names:
-        out.add_column(name)
-    for row in rows:
-        out.add_row(*("NULL" if v is None else str(v) for v in row.values()))
-    console().print(out)
+    cells = [["NULL" if v is None else str(v) for v in row.values()] for row in rows]
+    print_table(table.column_names, cells)
     more = f" (showing {limit})" if table.num_rows > limit else ""
     click.echo(f"{table.num_rows} rows{more}", err=True)
 

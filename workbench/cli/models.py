@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workbench.cli.render import console, emit_json, short_time
+from workbench.cli.render import Column, console, emit_json, print_table, short_time
 
 
 @click.group()
@@ -26,16 +26,12 @@ def ls(as_json: bool) -> None:
     if not found:
         console().print("no models yet: a run whose gate passes registers one", style="dim")
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"):
-        table.add_column(column, no_wrap=True)
-    for model in found:
-        aliases = ", ".join(model["aliases"] or []) or "-"
-        table.add_row(model["name"], str(model["versions"]), f"v{model['latest']}", aliases,
-                      short_time(model["updated_at"]))  # fmt: skip
-    console().print(table)
+    rows = [
+        (model["name"], str(model["versions"]), f"v{model['latest']}",
+         ", ".join(model["aliases"] or []) or "-", short_time(model["updated_at"]))
+        for model in found
+    ]  # fmt: skip
+    print_table(("MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"), rows, no_wrap=True)
 
 
 @models.command("show")
@@ -140,12 +136,9 @@ def audit_ls(limit: int, as_json: bool) -> None:
     if as_json:
         emit_json(events)
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("#", "WHEN", "WHO", "ACTION", "TARGET", "WHY"):
-        table.add_column(column, no_wrap=column != "WHY")
-    for event in events:
-        table.add_row(str(event["event_id"]), short_time(event["ts"]), event["actor"],
-                      event["action"], event["target"] or "-", event["reason"] or "-")  # fmt: skip
-    console().print(table)
+    rows = [
+        (str(event["event_id"]), short_time(event["ts"]), event["actor"], event["action"],
+         event["target"] or "-", event["reason"] or "-")
+        for event in events
+    ]  # fmt: skip
+    print_table(("#", "WHEN", "WHO", "ACTION", "TARGET", Column("WHY")), rows, no_wrap=True)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from workbench.cli.render import console, emit_json, short_duration
+from workbench.cli.render import console, emit_json, print_table, short_duration
 from workbench.packaging import DEFAULT_BASE_IMAGE
 
 if TYPE_CHECKING:
@@ -159,13 +159,9 @@ def ls(as_json: bool) -> None:
     if not images:
         console().print("no model images yet: workbench package build NAME", style="dim")
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("TAG", "MODEL", "VERSION", "SIZE", "CREATED"):
-        table.add_column(column, no_wrap=True)
-    for image in images:
-        tags = ", ".join(image["tags"]) or image["image_id"][:19]
-        table.add_row(tags, image["model"] or "-", image["version"] or "-",
-                      f"{image['size_mb']:.0f} MB", str(image["created"])[:19])  # fmt: skip
-    console().print(table)
+    rows = [
+        (", ".join(image["tags"]) or image["image_id"][:19], image["model"] or "-",
+         image["version"] or "-", f"{image['size_mb']:.0f} MB", str(image["created"])[:19])
+        for image in images
+    ]  # fmt: skip
+    print_table(("TAG", "MODEL", "VERSION", "SIZE", "CREATED"), rows, no_wrap=True)

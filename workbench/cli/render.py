@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,6 +43,63 @@ def console(stderr: bool = False) -> Console:
     # Piped output is read by people with wide pagers and by grep: do not squeeze it to 80.
     width = None if stream.isatty() else 200
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its header and how rich lays it out (rich's own defaults)."""
+
+    header: str = ""
+    no_wrap: bool = False
+    justify: Literal["left", "center", "right"] = "left"
+    style: str = ""
+    min_width: int | None = None
+    max_width: int | None = None
+    overflow: Literal["fold", "crop", "ellipsis"] = "ellipsis"
+    ratio: int | None = None
+
+
+def print_table(
+    columns: Sequence[str | Column],
+    rows: Iterable[Sequence[str]],
+    *,
+    title: str | None = None,
+    title_justify: Literal["left", "center", "right"] = "center",
+    show_header: bool = True,
+    header_style: str = "bold",
+    no_wrap: bool = False,
+    pad_edge: bool = True,
+    out: Console | None = None,
+) -> None:
+    """Print a borderless table (the `ls` look) on `out`, or on stdout.
+
+    A column given as a plain header takes `no_wrap`; cells are rich markup.
+    """
+    from rich.table import Table  # deferred: keeps `workbench --help` light
+
+    table = Table(
+        title=title,
+        title_justify=title_justify,
+        box=None,
+        show_header=show_header,
+        header_style=header_style,
+        pad_edge=pad_edge,
+    )
+    for column in columns:
+        spec = Column(column, no_wrap=no_wrap) if isinstance(column, str) else column
+        table.add_column(
+            spec.header,
+            no_wrap=spec.no_wrap,
+            justify=spec.justify,
+            style=spec.style,
+            min_width=spec.min_width,
+            max_width=spec.max_width,
+            overflow=spec.overflow,
+            ratio=spec.ratio,
+        )
+    for row in rows:
+        table.add_row(*row)
+    (out or console()).print(table)
 
 
 def short_time(value: datetime | None) -> str:

@@ -8,9 +8,11 @@ import click
 
 from workbench.cli.render import (
     STATUS_STYLE,
+    Column,
     console,
     emit_json,
     format_value,
+    print_table,
     short_duration,
     short_time,
 )
@@ -60,26 +62,26 @@ def ls(
 
 
 def _print_runs(found: list[Run]) -> None:
-    from rich.table import Table
-
     out = console()
     if not found:
         out.print("no runs yet", style="dim")
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("RUN", no_wrap=True, min_width=12)
-    table.add_column("PROJECT", no_wrap=True, max_width=24)
-    if any(run.name for run in found):
-        table.add_column("NAME", no_wrap=True, max_width=20)
-    table.add_column("STATUS", no_wrap=True, min_width=9)
-    table.add_column("TRY", no_wrap=True, justify="right")
-    table.add_column("CREATED", no_wrap=True, min_width=19)
-    table.add_column("TOOK", no_wrap=True, justify="right")
-    table.add_column("METRICS", overflow="fold", ratio=1)
+    named = any(run.name for run in found)
+    columns = [
+        Column("RUN", no_wrap=True, min_width=12),
+        Column("PROJECT", no_wrap=True, max_width=24),
+        *([Column("NAME", no_wrap=True, max_width=20)] if named else []),
+        Column("STATUS", no_wrap=True, min_width=9),
+        Column("TRY", no_wrap=True, justify="right"),
+        Column("CREATED", no_wrap=True, min_width=19),
+        Column("TOOK", no_wrap=True, justify="right"),
+        Column("METRICS", overflow="fold", ratio=1),
+    ]
+    rows: list[list[str]] = []
     for run in found:
         metrics = "  ".join(f"{k}={format_value(v)}" for k, v in sorted(run.metrics.items())[:4])
         cells = [run.run_id[:12], run.project]
-        if any(r.name for r in found):
+        if named:
             cells.append(run.name or "-")
         cells += [
             f"[{STATUS_STYLE.get(run.status, '')}]{run.status}[/]",
@@ -88,8 +90,8 @@ def _print_runs(found: list[Run]) -> None:
             short_duration(run.duration_s),
             metrics or "-",
         ]
-        table.add_row(*cells)
-    out.print(table)
+        rows.append(cells)
+    print_table(columns, rows, pad_edge=False, out=out)
 
 
 @runs.command("show")
@@ -115,8 +117,6 @@ def show(run: str, show_traceback: bool, as_json: bool) -> None:
 
 
 def _print_run(details: RunDetails) -> None:
-    from rich.table import Table
-
     run = details.run
     out = console()
     style = STATUS_STYLE.get(run.status, "")
@@ -146,23 +146,31 @@ def _print_run(details: RunDetails) -> None:
     for title, values in sections:
         if not values:
             continue
-        table = Table(title=title, title_justify="left", box=None, show_header=False)
-        table.add_column(style="dim")
-        table.add_column()
-        for key, item in sorted(values.items()):
-            table.add_row(key, format_value(item))
-        out.print(table)
+        rows = [(key, format_value(item)) for key, item in sorted(values.items())]
+        print_table(
+            (Column(style="dim"), Column()),
+            rows,
+            title=title,
+            title_justify="left",
+            show_header=False,
+            out=out,
+        )
     if details.steps:
-        table = Table(title="steps", title_justify="left", box=None, header_style="dim")
-        for column in ("step", "attempt", "status", "cached", "took"):
-            table.add_column(column)
+        steps: list[tuple[str, ...]] = []
         for step in details.steps:
             took = None
             if step["started_at"] and step["ended_at"]:
                 took = (step["ended_at"] - step["started_at"]).total_seconds()
-            table.add_row(step["step"], str(step["attempt"]), step["status"],
-                          "yes" if step["cached"] else "", short_duration(took))  # fmt: skip
-        out.print(table)
+            steps.append((step["step"], str(step["attempt"]), step["status"],
+                          "yes" if step["cached"] else "", short_duration(took)))  # fmt: skip
+        print_table(
+            ("step", "attempt", "status", "cached", "took"),
+            steps,
+            title="steps",
+            title_justify="left",
+            header_style="dim",
+            out=out,
+        )
     if details.gate:
         verdict = "[green]passed[/]" if details.gate.get("passed") else "[red]rejected[/]"
         out.print(f"gate {verdict}")

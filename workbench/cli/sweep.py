@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from workbench.cli.pipeline import parse_params
-from workbench.cli.render import console, emit_json, format_value
+from workbench.cli.render import console, emit_json, format_value, print_table
 
 
 @click.command("sweep")
@@ -51,19 +51,16 @@ def sweep(
     if as_json:
         emit_json(result.to_json())
         return
-    from rich.table import Table
-
     shown = [k for k, v in request.items.items() if "(" in v]
-    table = Table(box=None, header_style="bold", title=f"sweep {result.run_id[:12]}")
-    for column in ("TRIAL", *shown, result.metric.upper(), ""):
-        table.add_column(column)
     best_id = result.best["run_id"] if result.best else None
+    rows: list[list[str]] = []
     for trial in result.trials:
         values = [format_value(trial["config"].get(k)) for k in shown]
         if "error" in trial:
-            table.add_row("-", *values, "failed", trial["error"][:60])
+            rows.append(["-", *values, "failed", trial["error"][:60]])
             continue
         mark = "[green]best[/]" if trial["run_id"] == best_id else ""
         score = format_value(trial["metrics"].get(result.metric))
-        table.add_row(trial["run_id"][:12], *values, score, mark)
-    console().print(table)
+        rows.append([trial["run_id"][:12], *values, score, mark])
+    columns = ("TRIAL", *shown, result.metric.upper(), "")
+    print_table(columns, rows, title=f"sweep {result.run_id[:12]}")
