@@ -89,7 +89,6 @@ def run(
       workbench run sample_projects/predictive_maintenance --workers 2 --detach
       workbench run sample_projects/predictive_maintenance --resume 3f2a9c
     """
-    from workbench.core.errors import WorkbenchError
     from workbench.core.settings import load_settings
     from workbench.services.pipeline import RunRequest
 
@@ -123,10 +122,9 @@ def run(
         emit_json(result.to_json())
     else:
         print_summary(console(), result)
-    if result.gate is not None and not result.gate.passed:
-        reasons = "; ".join(result.gate.reasons())
-        raise WorkbenchError(f"the registration gate rejected run {result.run_id[:12]}: {reasons}",
-                             "see the gate in `workbench runs show RUN`", exit_code=1)  # fmt: skip
+    rejection = result.gate_rejection()
+    if rejection is not None:
+        raise rejection
 
 
 def print_summary(out: Console, result: RunResult) -> None:

@@ -51,6 +51,12 @@ class RunCancelled(WorkbenchError):
     exit_code = 130
 
 
+class GateRejected(WorkbenchError):
+    """The registration gate rejected a finished run's model: the run worked, the model did not."""
+
+    exit_code = 1
+
+
 class PipelineEvents(Protocol):
     """What a front end hears while a pipeline runs (progress bars, logs)."""
 
@@ -100,6 +106,16 @@ class RunResult:
             else None,
             "steps": self.steps,
         }
+
+    def gate_rejection(self) -> GateRejected | None:
+        """The error a front end ends with when the gate rejected the model (after showing it)."""
+        if self.gate is None or self.gate.passed:
+            return None
+        reasons = "; ".join(self.gate.reasons())
+        return GateRejected(
+            f"the registration gate rejected run {self.run_id[:12]}: {reasons}",
+            "see the gate in `workbench runs show RUN`",
+        )
 
 
 def prepare(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,13 +56,16 @@ def show_run(settings: Settings, ref: str) -> RunDetails:
     """One run by id or unique prefix, with its steps, gate, models and traceback."""
     with open_catalogue(settings) as catalogue:
         run = catalogue.get_run(ref)
-        pipeline = PipelineLedger(catalogue)
+        extra = catalogue.backend.query(
+            "SELECT gate, traceback FROM runs WHERE run_id = ?", (run.run_id,)
+        ).to_pylist()[0]
+        gate = json.loads(extra["gate"]) if extra["gate"] else None
         return RunDetails(
             run=run,
-            steps=pipeline.steps(run.run_id),
-            gate=pipeline.gate(run.run_id),
+            steps=PipelineLedger(catalogue).steps(run.run_id),
+            gate=gate,
             models=ModelLedger(catalogue).versions(run.run_id),
-            traceback=catalogue.run_traceback(run.run_id),
+            traceback=extra["traceback"],
         )
 
 
