@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from workbench.catalogue.backend import Backend, Statement
-from workbench.catalogue.metric_buffer import MetricBuffer, now_us
+from workbench.catalogue.metric_buffer import MetricFlusher, now_us
+from workbench.catalogue.run_rows import key_value_statements, load_runs, sort_sql
 from workbench.core.entities import Lineage, Run, RunStatus
 from workbench.core.errors import InvalidInputError, NotFoundError
-from workbench.core.filters import ATTRIBUTES, compile_filter, parse_sort
+from workbench.core.filters import compile_filter
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,15 +56,28 @@ class Catalogue:
         self, backend: Backend, *, flush_interval_s: float = 0.25, flush_rows: int = 1_000_000
     ) -> None:
         self.backend = backend
-        self.flush_interval_s = flush_interval_s
-        self.flush_rows = flush_rows
-        self._buffer = MetricBuffer()
+        self._metrics = MetricFlusher(
+            self._write_metrics, interval_s=flush_interval_s, max_rows=flush_rows
+        )
         self._steps: dict[tuple[str, str], int] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
-        self._flush_lock = threading.Lock()
-        self._flush_error: BaseException | None = None
+
+    @property
+    def flush_interval_s(self) -> float:
+        """Seconds between background flushes of buffered metrics."""
+        return self._metrics.interval_s
+
+    @flush_interval_s.setter
+    def flush_interval_s(self, value: float) -> None:
+        self._metrics.interval_s = value
+
+    @property
+    def flush_rows(self) -> int:
+        """Buffered points that wake the flusher before its interval ends."""
+        return self._metrics.max_rows
+
+    @flush_rows.setter
+    def flush_rows(self, value: int) -> None:
+        self._metrics.max_rows = value
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -79,10 +92,7 @@ class Catalogue:
         try:
             self.flush()
         finally:
-            self._stop.set()
-            self._wake.set()
-            if self._flusher is not None:
-                self._flusher.join(timeout=5)
+            self._metrics.stop()
             self.backend.close()
 
     # -- runs -------------------------------------------------------------------------------
@@ -131,8 +141,8 @@ class Catalogue:
                 ),
             )
         ]
-        statements += _key_values("params", run_id, params or {})
-        statements += _key_values("tags", run_id, tags or {})
+        statements += key_value_statements("params", run_id, params or {})
+        statements += key_value_statements("tags", run_id, tags or {})
         # A remote owner applies one client's writes in order, so later reads see this run;
         # not waiting keeps run creation off a trial's critical path. Errors surface at sync.
         self.backend.write(statements, wait=False)
@@ -140,11 +150,11 @@ class Catalogue:
 
     def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
         """Record params (stored as text, like MLflow); re-logging a key overwrites it."""
-        self.backend.write(_key_values("params", run_id, params))
+        self.backend.write(key_value_statements("params", run_id, params))
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Record free-form tags on a run."""
-        self.backend.write(_key_values("tags", run_id, tags))
+        self.backend.write(key_value_statements("tags", run_id, tags))
 
     def set_status(
         self,
@@ -160,9 +170,7 @@ class Catalogue:
         remote owner (close or flush does).
         """
         ended = utcnow() if status.terminal else None
-        with self._flush_lock:
-            self._raise_flush_error()
-            self._write_buffer(wait=False)
+        with self._metrics.flushed(wait=False):
             self.backend.write(
                 [
                     Statement(
@@ -194,8 +202,7 @@ class Catalogue:
         if step is None:
             step = self._steps.get((run_id, key), -1) + 1
         self._steps[(run_id, key)] = step
-        size = self._buffer.add(run_id, key, float(value), step, timestamp_us or now_us())
-        self._after_add(size)
+        self._metrics.add(run_id, key, float(value), step, timestamp_us or now_us())
 
     def log_metric_history(
         self,
@@ -216,7 +223,7 @@ class Catalogue:
             stamps = np.asarray(timestamps_us, dtype=np.int64)
         if len(steps_arr):
             self._steps[(run_id, key)] = int(steps_arr.max())
-        self._after_add(self._buffer.add_many(run_id, key, steps_arr, values_arr, stamps))
+        self._metrics.add_many(run_id, key, steps_arr, values_arr, stamps)
 
     def log_batch(self, run_id: str, metrics: Iterable[tuple[str, float, int]]) -> None:
         """Buffer (key, value, step) points, grouped per key onto the columnar fast path."""
@@ -233,50 +240,15 @@ class Catalogue:
 
     def flush(self) -> None:
         """Write everything buffered now, in one transaction, and wait for pending writes."""
-        with self._flush_lock:
-            self._raise_flush_error()
-            self._write_buffer(wait=True)
+        with self._metrics.flushed(wait=True):
             self.backend.sync()
 
-    def _after_add(self, size: int) -> None:
-        if self._flusher is None:
-            self._start_flusher()
-        if size >= self.flush_rows:
-            self._wake.set()
-
-    def _start_flusher(self) -> None:
-        with self._flush_lock:
-            if self._flusher is None:
-                self._flusher = threading.Thread(
-                    target=self._flush_loop, name="workbench-metric-flusher", daemon=True
-                )
-                self._flusher.start()
-
-    def _flush_loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.flush_interval_s)
-            self._wake.clear()
-            with self._flush_lock:
-                if self._flush_error is not None:
-                    continue
-                try:
-                    self._write_buffer(wait=False)
-                except BaseException as error:  # kept and raised by the next flush()
-                    self._flush_error = error
-
-    def _write_buffer(self, *, wait: bool) -> None:
-        table = self._buffer.drain()
-        if table is None:
-            return
+    def _write_metrics(self, table: pa.Table, wait: bool) -> None:
+        """The flusher's callback: append the points and move each key's latest value."""
         self.backend.write(
             [Statement(_INSERT_METRICS, data=table), Statement(_UPSERT_LATEST, data=table)],
             wait=wait,
         )
-
-    def _raise_flush_error(self) -> None:
-        if self._flush_error is not None:
-            error, self._flush_error = self._flush_error, None
-            raise error
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -303,7 +275,7 @@ class Catalogue:
         """One run with its params, latest metrics and tags; NotFoundError if unknown."""
         run_id = self.resolve_run_id(ref)
         self.flush()
-        return self._load_runs(self._query_runs("r.run_id = ?", (run_id,), "", (), 1))[0]
+        return load_runs(self.backend, self._query_runs("r.run_id = ?", (run_id,), "", (), 1))[0]
 
     def search_runs(
         self,
@@ -334,9 +306,11 @@ class Catalogue:
             fragment = compile_filter(where)
             clauses.append(fragment.sql)
             values.extend(fragment.params)
-        join, join_values, order = _sort_sql(sort)
+        join, join_values, order = sort_sql(sort)
         condition = " AND ".join(clauses) or "true"
-        return self._load_runs(self._query_runs(condition, values, join, join_values, limit, order))
+        return load_runs(
+            self.backend, self._query_runs(condition, values, join, join_values, limit, order)
+        )
 
     def metric_keys(self, run_id: str) -> list[str]:
         """Names of the metrics a run has logged."""
@@ -361,6 +335,30 @@ class Catalogue:
             raise NotFoundError(f"run {run_id[:12]} has no metric {key!r}", f"its metrics: {keys}")
         return table
 
+    def metric_points(self, run_id: str) -> list[tuple[str, float, int, int]]:
+        """Every stored point of a run as (key, value, epoch ms, step), by key then step.
+
+        All attempts, as stored; like `metric_keys`, this does not flush the buffer first.
+        """
+        rows = self.backend.query(
+            "SELECT key, value, epoch_ms(timestamp) AS ms, step FROM metrics WHERE run_id = ? "
+            "ORDER BY key, step",
+            (run_id,),
+        ).to_pydict()
+        return list(zip(rows["key"], rows["value"], rows["ms"], rows["step"], strict=True))
+
+    def run_traceback(self, run_id: str) -> str | None:
+        """The traceback `set_status` recorded for a run, or None."""
+        rows = self.backend.query("SELECT traceback FROM runs WHERE run_id = ?", (run_id,))
+        found = rows.column("traceback").to_pylist()
+        return found[0] if found else None
+
+    def tag_values(self, key: str) -> set[str]:
+        """Every value tag `key` has, across all runs (flushed first, like `sql`)."""
+        self.flush()
+        table = self.backend.query("SELECT value FROM tags WHERE key = ?", (key,))
+        return {str(value) for value in table.column("value").to_pylist() if value is not None}
+
     def sql(self, query: str) -> pa.Table:
         """Run one read-only SQL statement against the catalogue (writes are refused)."""
         self.flush()
@@ -379,87 +377,3 @@ class Catalogue:
     ) -> pa.Table:
         sql = f"SELECT r.* FROM runs r {join} WHERE {condition} ORDER BY {order}, r.run_id LIMIT ?"
         return self.backend.query(sql, (*join_values, *values, limit))
-
-    def _load_runs(self, runs: pa.Table) -> list[Run]:
-        ids = runs.column("run_id").to_pylist()
-        if not ids:
-            return []
-        details = self.backend.query(
-            "SELECT 'params' AS ns, run_id, key, value FROM params WHERE list_contains(?, run_id) "
-            "UNION ALL SELECT 'tags', run_id, key, value FROM tags WHERE list_contains(?, run_id) "
-            "UNION ALL SELECT 'metrics', run_id, key, CAST(value AS VARCHAR) FROM latest_metrics "
-            "WHERE list_contains(?, run_id)",
-            (ids, ids, ids),
-        ).to_pydict()
-        extra: dict[str, dict[str, dict[str, Any]]] = {
-            i: {"params": {}, "tags": {}, "metrics": {}} for i in ids
-        }
-        for ns, run_id, key, value in zip(
-            details["ns"], details["run_id"], details["key"], details["value"], strict=True
-        ):
-            extra[run_id][ns][key] = float(value) if ns == "metrics" else value
-        return [_run_from_row(row, extra[row["run_id"]]) for row in runs.to_pylist()]
-
-
-def _key_values(table: str, run_id: str, items: Mapping[str, object]) -> list[Statement]:
-    if not items:
-        return []
-    rows: list[object] = []
-    for key, value in items.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidInputError(f"{table} keys must be non-empty strings, got {key!r}")
-        rows += [run_id, key, None if value is None else str(value)]
-    placeholders = ", ".join("(?, ?, ?)" for _ in items)
-    return [
-        Statement(
-            f"INSERT INTO {table} (run_id, key, value) VALUES {placeholders} "
-            "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-            tuple(rows),
-        )
-    ]
-
-
-def _sort_sql(sort: str | None) -> tuple[str, tuple[object, ...], str]:
-    """JOIN clause, its bound values, and ORDER BY text for a user sort key."""
-    if not sort:
-        return "", (), "r.created_at DESC"
-    key = parse_sort(sort)
-    direction = "DESC" if key.descending else "ASC"
-    if key.field.namespace is None:
-        return "", (), f"{ATTRIBUTES[key.field.name]} {direction} NULLS LAST"
-    table = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}[key.field.namespace]
-    join = f"LEFT JOIN {table} s ON s.run_id = r.run_id AND s.key = ?"
-    if key.field.namespace == "metrics":
-        order = f"s.value {direction} NULLS LAST"
-    else:
-        order = (
-            f"TRY_CAST(s.value AS DOUBLE) {direction} NULLS LAST, s.value {direction} NULLS LAST"
-        )
-    return join, (key.field.name,), order
-
-
-def _run_from_row(row: dict[str, Any], extra: dict[str, dict[str, Any]]) -> Run:
-    return Run(
-        run_id=row["run_id"],
-        project=row["project"],
-        name=row["name"],
-        status=RunStatus(row["status"]),
-        attempt=row["attempt"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        parent_run_id=row["parent_run_id"],
-        kind=row["kind"],
-        error=row["error"],
-        lineage=Lineage(
-            git_commit=row["git_commit"],
-            git_dirty=row["git_dirty"],
-            data_fingerprint=row["data_fingerprint"],
-            environment=json.loads(row["environment"] or "{}"),
-            cluster_id=row["cluster_id"],
-            nodes=json.loads(row["nodes"] or "[]"),
-        ),
-        params=extra["params"],
-        metrics=extra["metrics"],
-        tags=extra["tags"],
-    )

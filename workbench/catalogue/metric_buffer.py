@@ -1,4 +1,4 @@
-"""In-memory buffer for metric points, flushed to the owner as Arrow in large batches.
+"""In-memory buffer for metric points and the thread that flushes it as Arrow in large batches.
 
 `log_metric` inside a training loop costs a few list appends; the disk (or the
 owner actor) sees one transaction per flush. Strings are dictionary-encoded so a
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +74,97 @@ class MetricBuffer:
             self._runs, self._keys, self._chunks, self._scalars = {}, {}, [], []
             self._size = 0
         return _to_table(runs, keys, chunks, scalars)
+
+
+class MetricFlusher:
+    """Owns a `MetricBuffer` and the background thread that hands it to `write` as one table.
+
+    `write(table, wait)` commits one table of points in one transaction. The thread wakes
+    every `interval_s`, or at once when `max_rows` points wait; an error it meets is kept
+    and raised by the next `flushed()`, and the thread writes nothing more until then.
+    """
+
+    def __init__(
+        self, write: Callable[[pa.Table, bool], None], *, interval_s: float, max_rows: int
+    ) -> None:
+        self.interval_s = interval_s
+        self.max_rows = max_rows
+        self._write = write
+        self._buffer = MetricBuffer()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+
+    def add(self, run_id: str, key: str, value: float, step: int, timestamp_us: int) -> None:
+        """Buffer one point (the hot path: one buffer append, no flush lock)."""
+        size = self._buffer.add(run_id, key, value, step, timestamp_us)
+        if self._thread is None:
+            self._start()
+        if size >= self.max_rows:
+            self._wake.set()
+
+    def add_many(
+        self,
+        run_id: str,
+        key: str,
+        steps: np.ndarray,
+        values: np.ndarray,
+        timestamps_us: np.ndarray,
+    ) -> None:
+        """Buffer a column of points for one (run, key)."""
+        size = self._buffer.add_many(run_id, key, steps, values, timestamps_us)
+        if self._thread is None:
+            self._start()
+        if size >= self.max_rows:
+            self._wake.set()
+
+    @contextmanager
+    def flushed(self, *, wait: bool) -> Iterator[None]:
+        """Raise a kept background error, write everything buffered, then run the body.
+
+        All under the flush lock, so no background write slips in between: what the body
+        writes lands after the points buffered before it, in order.
+        """
+        with self._lock:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            self._drain(wait=wait)
+            yield
+
+    def stop(self, timeout_s: float = 5) -> None:
+        """Stop the thread and wait for it (up to `timeout_s`); call `flushed()` first."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+
+    def _drain(self, *, wait: bool) -> None:
+        table = self._buffer.drain()
+        if table is not None:
+            self._write(table, wait)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="workbench-metric-flusher", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            with self._lock:
+                if self._error is not None:
+                    continue
+                try:
+                    self._drain(wait=False)
+                except BaseException as error:  # kept and raised by the next flushed()
+                    self._error = error
 
 
 def _to_table(

@@ -274,6 +274,11 @@ class PipelineLedger:
             [Statement("UPDATE runs SET gate = ? WHERE run_id = ?", (json.dumps(gate), run_id))]
         )
 
+    def gate(self, run_id: str) -> dict[str, Any] | None:
+        """The gate verdict `set_gate` recorded for a run, or None."""
+        rows = self.backend.query("SELECT gate FROM runs WHERE run_id = ?", (run_id,)).to_pylist()
+        return json.loads(rows[0]["gate"]) if rows and rows[0]["gate"] else None
+
     def params(self, run_id: str) -> dict[str, str]:
         rows = self.backend.query(
             "SELECT key, value FROM params WHERE run_id = ?", (run_id,)

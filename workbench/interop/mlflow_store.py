@@ -46,7 +46,7 @@ def export_run(catalogue: Catalogue, run: Run, tracking_uri: str) -> str:
                                 tags=tags)  # fmt: skip
     mlflow_id = str(created.info.run_id)
     client.log_batch(mlflow_id, params=[Param(k, v) for k, v in run.params.items()])
-    for chunk in _chunks(_metric_points(catalogue, run.run_id), BATCH):
+    for chunk in _chunks(catalogue.metric_points(run.run_id), BATCH):
         client.log_batch(mlflow_id, metrics=[Metric(k, v, t, s) for k, v, t, s in chunk])
     client.log_batch(mlflow_id, tags=[RunTag("workbench.status", str(run.status))])
     status = _TO_MLFLOW.get(run.status, "RUNNING")
@@ -76,10 +76,7 @@ def import_experiment(catalogue: Catalogue, tracking_uri: str, experiment: str) 
     if found is None:
         raise WorkbenchError(f"MLflow store {tracking_uri} has no experiment {experiment!r}",
                              "list them with mlflow.search_experiments()")  # fmt: skip
-    seen = set(
-        catalogue.sql(f"SELECT value FROM tags WHERE key = '{IMPORTED_TAG}'").column("value")
-        .to_pylist()
-    )  # fmt: skip
+    seen = catalogue.tag_values(IMPORTED_TAG)
     imported = []
     for source in client.search_runs([found.experiment_id], max_results=50_000):
         if source.info.run_id in seen:
@@ -99,16 +96,6 @@ def import_experiment(catalogue: Catalogue, tracking_uri: str, experiment: str) 
         imported.append(run_id)
     catalogue.flush()
     return imported
-
-
-def _metric_points(catalogue: Catalogue, run_id: str) -> list[tuple[str, float, int, int]]:
-    table = catalogue.backend.query(
-        "SELECT key, value, epoch_ms(timestamp) AS ms, step FROM metrics WHERE run_id = ? "
-        "ORDER BY key, step",
-        (run_id,),
-    )
-    rows = table.to_pydict()
-    return list(zip(rows["key"], rows["value"], rows["ms"], rows["step"], strict=True))
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,16 +55,13 @@ def show_run(settings: Settings, ref: str) -> RunDetails:
     """One run by id or unique prefix, with its steps, gate, models and traceback."""
     with open_catalogue(settings) as catalogue:
         run = catalogue.get_run(ref)
-        extra = catalogue.backend.query(
-            "SELECT gate, traceback FROM runs WHERE run_id = ?", (run.run_id,)
-        ).to_pylist()[0]
-        gate = json.loads(extra["gate"]) if extra["gate"] else None
+        pipeline = PipelineLedger(catalogue)
         return RunDetails(
             run=run,
-            steps=PipelineLedger(catalogue).steps(run.run_id),
-            gate=gate,
+            steps=pipeline.steps(run.run_id),
+            gate=pipeline.gate(run.run_id),
             models=ModelLedger(catalogue).versions(run.run_id),
-            traceback=extra["traceback"],
+            traceback=catalogue.run_traceback(run.run_id),
         )
 
 

@@ -1,7 +1,9 @@
 """Serving: one HTTP scoring contract (MLflow's protocol) for Ray Serve and packaged images.
 
-Kept light on purpose: importing this package loads nothing heavy, so a packaged image can
-run the standalone server without Ray, and the CLI can read these constants cheaply.
+An adapter beside compute, packaging and interop: imports owner, artifacts, catalogue and
+core, never another adapter. Kept light on purpose: importing this package loads nothing
+heavy, so a packaged image can run the standalone server without Ray, and the CLI can read
+these constants cheaply.
 """
 
 from __future__ import annotations
