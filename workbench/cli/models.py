@@ -42,18 +42,18 @@ def show(ref: str, as_json: bool) -> None:
     from workbench.core.settings import load_settings
     from workbench.services.models import show_model
 
-    row = show_model(load_settings(), ref)
+    details = show_model(load_settings(), ref)
     if as_json:
-        emit_json(row)
+        emit_json(details.to_json())
         return
+    found = details.version
     out = console()
-    out.print(f"[bold]{row['name']}[/] v{row['version']}  {', '.join(row['aliases'])}")
+    out.print(f"[bold]{found.name}[/] v{found.version}  {', '.join(details.aliases)}")
     for label in ("run_id", "flavor", "uri", "sha256", "created_at"):
-        out.print(f"  [dim]{label:<10}[/] {row.get(label)}")
-    gate = row.get("gate") or {}
-    verdict = "[green]passed[/]" if gate.get("passed") else "[red]not passed[/]"
+        out.print(f"  [dim]{label:<10}[/] {getattr(found, label)}")
+    verdict = "[green]passed[/]" if found.gate_passed else "[red]not passed[/]"
     out.print(f"  [dim]gate[/]       {verdict}")
-    for check in gate.get("checks", []):
+    for check in (found.gate or {}).get("checks", []):
         out.print(f"    {'✓' if check.get('passed') else '✗'} {check.get('detail')}")
 
 
