@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -58,7 +59,7 @@ def ray_cluster() -> Iterator[object]:
         address="local",  # never attach to a cluster some other process left running
         num_cpus=2,
         include_dashboard=False,
-        logging_level="ERROR",
+        logging_level=logging.ERROR,
         namespace="workbench-tests",
     )
     yield ray

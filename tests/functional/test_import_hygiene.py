@@ -35,7 +35,8 @@ def _loaded(args: list[str], home: Path, tmp_path: Path) -> dict[str, object]:
         timeout=60,
         check=False,
     )
-    return json.loads(out.read_text())  # type: ignore[no-any-return]
+    result: dict[str, object] = json.loads(out.read_text())
+    return result
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, SpecError, StepSpec
 from workbench.owner import open_catalogue, stop_owner
 from workbench.services.models import model_card
-from workbench.services.pipeline import RunRequest, run_pipeline
+from workbench.services.pipeline import RunRequest, RunResult, run_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -51,7 +51,7 @@ def env(ray_cluster: object, settings: Settings) -> Iterator[Settings]:
     stop_owner(settings)
 
 
-def _run(settings: Settings, project: Path, **overrides: str) -> tuple[object, Recorder]:
+def _run(settings: Settings, project: Path, **overrides: str) -> tuple[RunResult, Recorder]:
     recorder = Recorder()
     result = run_pipeline(settings, RunRequest(project, overrides=overrides), recorder)
     return result, recorder
