@@ -60,7 +60,7 @@ def _one_error(result: Result) -> str:
 
 def _audit(settings: Settings) -> list[str]:
     with Catalogue(DuckDBBackend(settings.catalogue_path)) as cat:
-        return [e["action"] for e in ModelLedger(cat).audit_events(100)]
+        return [e.action for e in ModelLedger(cat).audit_events(100)]
 
 
 @pytest.mark.usefixtures("fraud")

@@ -53,7 +53,7 @@ class Fraud:
 
     def audit(self) -> list[dict[str, Any]]:
         with Catalogue(DuckDBBackend(load_settings(self.home).catalogue_path)) as catalogue:
-            return ModelLedger(catalogue).audit_events(100)
+            return [event.to_json() for event in ModelLedger(catalogue).audit_events(100)]
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,11 @@ from typing import Any
 
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue, utcnow
+from workbench.core.audit import AuditEvent
 from workbench.core.errors import NotFoundError
-from workbench.core.models import MODELS_HINT, ModelRef, ModelVersion
+from workbench.core.models import MODELS_HINT, ModelRef, ModelSummary, ModelVersion
+
+_AUDIT_COLUMNS = "event_id, ts, actor, action, target, reason, details"
 
 
 def current_actor() -> str:
@@ -76,14 +79,19 @@ class ModelLedger:
         ).to_pylist()
         return int(rows[0]["v"]) if rows and rows[0]["v"] is not None else None
 
-    def models(self) -> list[dict[str, Any]]:
+    def models(self) -> list[ModelSummary]:
         """Every model: versions, latest version and its aliases."""
-        return self.backend.query(
+        rows = self.backend.query(
             "SELECT v.name, count(*) AS versions, max(v.version) AS latest, max(v.created_at) "
             "AS updated_at, (SELECT list(a.alias || '=v' || a.version ORDER BY a.alias) "
             "FROM model_aliases a WHERE a.name = v.name) AS aliases "
             "FROM model_versions v GROUP BY v.name ORDER BY v.name"
         ).to_pylist()
+        return [
+            ModelSummary(r["name"], int(r["versions"]), int(r["latest"]), r["updated_at"],
+                         list(r["aliases"] or []))
+            for r in rows
+        ]  # fmt: skip
 
     def version(self, name: str, version: int) -> ModelVersion | None:
         """One version, or None."""
@@ -149,16 +157,14 @@ class ModelLedger:
         )
         return previous
 
-    def alias_history(self, name: str, alias: str) -> list[dict[str, Any]]:
+    def alias_history(self, name: str, alias: str) -> list[AuditEvent]:
         """Moves of `name@alias`, newest first, from the audit trail."""
         rows = self.backend.query(
-            "SELECT event_id, ts, actor, reason, details FROM audit_events "
+            f"SELECT {_AUDIT_COLUMNS} FROM audit_events "
             "WHERE action = 'alias.move' AND target = ? ORDER BY event_id DESC",
             (f"{name}@{alias}",),
         ).to_pylist()
-        for row in rows:
-            row["details"] = json.loads(row["details"] or "{}")
-        return rows
+        return [_audit_event(row) for row in rows]
 
     def record_refusal(self, name: str, alias: str, version: int, reason: str, why: str) -> None:
         """A refused promotion still leaves its audit row."""
@@ -194,24 +200,20 @@ class ModelLedger:
         statement = audit_statement("package.build.failed", f"{name}:{version}", "failed", details)
         self.backend.write([statement])
 
-    def audit_events(self, limit: int) -> list[dict[str, Any]]:
+    def audit_events(self, limit: int) -> list[AuditEvent]:
         """The audit trail, newest first."""
         rows = self.backend.query(
-            "SELECT event_id, ts, actor, action, target, reason, details FROM audit_events "
-            "ORDER BY event_id DESC LIMIT ?",
+            f"SELECT {_AUDIT_COLUMNS} FROM audit_events ORDER BY event_id DESC LIMIT ?",
             (limit,),
         ).to_pylist()
-        for row in rows:
-            row["details"] = json.loads(row["details"] or "{}")
-        return rows
+        return [_audit_event(row) for row in rows]
 
-    def versions(self, run_id: str) -> list[dict[str, Any]]:
+    def versions(self, run_id: str) -> list[ModelVersion]:
         """Model versions registered from a run."""
-        return self.backend.query(
-            "SELECT name, version, uri, sha256, created_at FROM model_versions WHERE run_id = ? "
-            "ORDER BY name, version",
-            (run_id,),
+        rows = self.backend.query(
+            "SELECT * FROM model_versions WHERE run_id = ? ORDER BY name, version", (run_id,)
         ).to_pylist()
+        return [_model_version(row) for row in rows]
 
     def champion_metrics(self, name: str) -> dict[str, float] | None:
         """Latest metrics of the run behind `name@champion`, or None without a champion."""
@@ -246,4 +248,16 @@ def _model_version(row: dict[str, Any]) -> ModelVersion:
         gate=json.loads(row["gate"] or "null"),
         description=row["description"],
         created_at=row["created_at"],
+    )
+
+
+def _audit_event(row: dict[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        event_id=int(row["event_id"]),
+        ts=row["ts"],
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        reason=row["reason"],
+        details=json.loads(row["details"] or "{}"),
     )

@@ -21,14 +21,14 @@ def ls(as_json: bool) -> None:
 
     found = list_models(load_settings())
     if as_json:
-        emit_json(found)
+        emit_json([model.to_json() for model in found])
         return
     if not found:
         console().print("no models yet: a run whose gate passes registers one", style="dim")
         return
     rows = [
-        (model["name"], str(model["versions"]), f"v{model['latest']}",
-         ", ".join(model["aliases"] or []) or "-", short_time(model["updated_at"]))
+        (model.name, str(model.versions), f"v{model.latest}", ", ".join(model.aliases) or "-",
+         short_time(model.updated_at))
         for model in found
     ]  # fmt: skip
     print_table(("MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"), rows, no_wrap=True)
@@ -134,11 +134,11 @@ def audit_ls(limit: int, as_json: bool) -> None:
 
     events = audit_trail(load_settings(), limit)
     if as_json:
-        emit_json(events)
+        emit_json([event.to_json() for event in events])
         return
     rows = [
-        (str(event["event_id"]), short_time(event["ts"]), event["actor"], event["action"],
-         event["target"] or "-", event["reason"] or "-")
+        (str(event.event_id), short_time(event.ts), event.actor, event.action,
+         event.target or "-", event.reason or "-")
         for event in events
     ]  # fmt: skip
     print_table(("#", "WHEN", "WHO", "ACTION", "TARGET", Column("WHY")), rows, no_wrap=True)

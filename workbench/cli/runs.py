@@ -178,7 +178,7 @@ def _print_run(details: RunDetails) -> None:
             mark = "[green]✓[/]" if check.get("passed") else "[red]✗[/]"
             out.print(f"  {mark} {check.get('detail')}")
     for model in details.models:
-        out.print(f"model [bold]{model['name']}[/] v{model['version']}  {model['uri']}")
+        out.print(f"model [bold]{model.name}[/] v{model.version}  {model.uri}")
 
 
 def _git(run: Run) -> str | None:

@@ -82,3 +82,25 @@ class ModelVersion:
             "description": self.description,
             "created_at": self.created_at,
         }
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One registered model in a listing: how many versions, the latest, its aliases."""
+
+    name: str
+    versions: int
+    latest: int
+    updated_at: datetime | None
+    aliases: list[str]
+    """As `alias=vN`, sorted by alias."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The `models ls --json` fields."""
+        return {
+            "name": self.name,
+            "versions": self.versions,
+            "latest": self.latest,
+            "updated_at": self.updated_at,
+            "aliases": self.aliases or None,  # the --json contract: null when there are none
+        }

@@ -9,8 +9,9 @@ from typing import Any
 
 from workbench.artifacts.manifest import verify_manifest
 from workbench.catalogue.models import ModelLedger, current_actor
+from workbench.core.audit import AuditEvent
 from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchError
-from workbench.core.models import MODELS_HINT, ModelRef, ModelVersion
+from workbench.core.models import MODELS_HINT, ModelRef, ModelSummary, ModelVersion
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 
@@ -34,7 +35,8 @@ class ModelDetails:
         return {**self.version.to_json(), "aliases": self.aliases}
 
 
-def list_models(settings: Settings) -> list[dict[str, Any]]:
+def list_models(settings: Settings) -> list[ModelSummary]:
+    """Every registered model with its latest version and aliases."""
     with open_catalogue(settings) as catalogue:
         return ModelLedger(catalogue).models()
 
@@ -92,7 +94,7 @@ def rollback(settings: Settings, name: str, alias: str, *, reason: str) -> dict[
             raise NotFoundError(f"{name} has no alias {alias!r}", MODELS_HINT)
         history = registry.alias_history(name, alias)
         previous = next(
-            (e["details"].get("from") for e in history if e["details"].get("to") == current), None
+            (e.details.get("from") for e in history if e.details.get("to") == current), None
         )
         if previous is None:
             raise InvalidInputError(f"{name}@{alias} has no earlier version to roll back to")
@@ -100,7 +102,8 @@ def rollback(settings: Settings, name: str, alias: str, *, reason: str) -> dict[
     return {"name": name, "alias": alias, "version": int(previous), "previous": current}
 
 
-def audit_trail(settings: Settings, limit: int = 100) -> list[dict[str, Any]]:
+def audit_trail(settings: Settings, limit: int = 100) -> list[AuditEvent]:
+    """The newest `limit` audit events, newest first."""
     with open_catalogue(settings) as catalogue:
         return ModelLedger(catalogue).audit_events(limit)
 

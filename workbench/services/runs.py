@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.catalogue.models import ModelLedger
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.core.entities import Run, RunStatus
+from workbench.core.models import ModelVersion
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 
@@ -38,15 +39,21 @@ class RunDetails:
     run: Run
     steps: list[dict[str, Any]]
     gate: dict[str, Any] | None
-    models: list[dict[str, Any]]
+    models: list[ModelVersion]
     traceback: str | None
 
     def to_json(self) -> dict[str, Any]:
+        """The `runs show --json` document."""
+        models = [
+            {"name": m.name, "version": m.version, "uri": m.uri, "sha256": m.sha256,
+             "created_at": m.created_at}
+            for m in self.models
+        ]  # fmt: skip
         return {
             **self.run.to_json(),
             "steps": self.steps,
             "gate": self.gate,
-            "models": self.models,
+            "models": models,
             "traceback": self.traceback,
         }
 
