@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
-import socket
 import threading
 import time
 import traceback
@@ -39,9 +37,9 @@ from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, Resources, StepSpec, load_spec, resolve_params
 from workbench.core.version import __version__
 from workbench.owner import open_catalogue
+from workbench.services.driver import driver_info, heartbeat
 from workbench.services.lineage import code_digest, collect_lineage, digest_path
 
-HEARTBEAT_S = 5.0
 RESUMABLE = {RunStatus.CRASHED, RunStatus.FAILED, RunStatus.CANCELLED}
 
 
@@ -155,15 +153,6 @@ def run_pipeline(settings: Settings, request: RunRequest, events: PipelineEvents
             return driver.run(request, events)
     finally:
         catalogue.close()
-
-
-def driver_info() -> dict[str, Any]:
-    """Who drives a run: what `runs cancel` signals and the heartbeat sweeper watches."""
-    return {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "job_id": os.environ.get("RAY_JOB_SUBMISSION_ID"),
-    }
 
 
 def _open_run(
@@ -446,29 +435,6 @@ def _signature(model_dir: Path) -> dict[str, Any] | None:
     document = yaml.safe_load(mlmodel.read_text())
     signature = document.get("signature") if isinstance(document, dict) else None
     return signature if isinstance(signature, dict) else None
-
-
-@contextmanager
-def heartbeat(settings: Settings, run_id: str) -> Iterator[None]:
-    """Beat every HEARTBEAT_S seconds from a thread, through its own catalogue client."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        catalogue = open_catalogue(settings)
-        ledger = PipelineLedger(catalogue)
-        try:
-            while not stop.wait(HEARTBEAT_S):
-                ledger.heartbeat(run_id)
-        finally:
-            catalogue.close()
-
-    thread = threading.Thread(target=beat, name="workbench-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=HEARTBEAT_S + 5)
 
 
 class _CancelSignal:

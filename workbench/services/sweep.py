@@ -15,8 +15,8 @@ from workbench.core.search_space import parse_space
 from workbench.core.settings import Settings, load_settings
 from workbench.core.spec import load_spec
 from workbench.owner import open_catalogue
+from workbench.services.driver import driver_info, heartbeat
 from workbench.services.lineage import collect_lineage
-from workbench.services.pipeline import driver_info, heartbeat
 
 
 @dataclass(frozen=True)
