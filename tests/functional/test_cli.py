@@ -54,6 +54,17 @@ def test_version_json(runner: CliRunner) -> None:
     assert set(versions) >= {"workbench", "python", "ray", "duckdb", "mlflow"}
 
 
+@pytest.mark.slow  # a subprocess
+def test_python_dash_m_workbench_is_the_command(home: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "WORKBENCH_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "version", "--json"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["workbench"]
+
+
 def test_runs_ls_table_and_json(runner: CliRunner, seeded: list[str]) -> None:
     result = runner.invoke(cli, ["runs", "ls"])
     assert result.exit_code == 0, result.output
