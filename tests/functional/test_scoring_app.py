@@ -114,6 +114,22 @@ def test_refusals_are_json_4xx(url: str, send: Any, status: int, words: str) -> 
     assert words in response.json()["message"]
 
 
+@pytest.mark.parametrize("token", ["Infinity", "-Infinity", "1e400"])
+def test_every_numeric_column_refuses_non_finite_numbers(
+    url: str, model: ServedModel, trained: tuple[Path, pd.DataFrame], token: str
+) -> None:
+    row = trained[1].head(1).to_dict(orient="records")[0]
+    numeric = [
+        c.name for c in model.schema.columns if c.type in ("double", "float", "long", "integer")
+    ]
+    assert numeric  # the fraud model has numeric inputs: the loop below really runs
+    for column in numeric:
+        body = json.dumps({"dataframe_records": [{**row, column: 123456.789}]})
+        response = _post(url, body.replace("123456.789", token).encode())
+        assert response.status_code == 400, (column, token, response.text)
+        assert response.json()["field"] == column
+
+
 def test_token_required_when_configured(
     model: ServedModel, trained: tuple[Path, pd.DataFrame]
 ) -> None:

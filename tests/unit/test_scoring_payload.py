@@ -11,7 +11,7 @@ import pytest
 
 from workbench.serving.errors import BadRequest, ScoringError, UnsupportedMediaType
 from workbench.serving.payload import parse_body
-from workbench.serving.signature import InputSchema
+from workbench.serving.signature import ColumnSpec, InputSchema
 
 SIGNATURE = {
     "inputs": json.dumps(
@@ -95,6 +95,11 @@ def test_csv_and_parquet_bodies() -> None:
         (b'{"inputs": {"country": ["US", "DE"], "amount": [1.0, NaN], "hour": [1, 2]}}', "amount", "row 1: missing"),
         (b'{"inputs": {"country": ["US"], "amount": [null], "hour": [1]}}', "amount", "row 0: missing"),
         (b'{"inputs": {"country": [null], "amount": [1.0], "hour": [1]}}', "country", "row 0: missing"),
+        (b'{"inputs": {"country": ["US", "DE"], "amount": [1.0, Infinity], "hour": [1, 2]}}', "amount", "row 1: inf is not a finite number"),
+        (b'{"inputs": {"country": ["US"], "amount": [-Infinity], "hour": [1]}}', "amount", "row 0: -inf is not a finite number"),
+        (b'{"inputs": {"country": ["US"], "amount": [1e400], "hour": [1]}}', "amount", "row 0: inf is not a finite number"),
+        (b'{"dataframe_split": {"columns": ["country", "amount", "hour"], "data": [["US", -1e999, 3]]}}', "amount", "not a finite number"),
+        (b'{"dataframe_records": [{"country": "US", "amount": 2.0, "hour": 1e400}]}', "hour", "expected an integer, got inf"),
     ],
 )  # fmt: skip
 def test_bad_json_is_a_400_naming_the_field(body: bytes, field: str | None, words: str) -> None:
@@ -128,3 +133,17 @@ def test_no_signature_accepts_any_columns() -> None:
     schema = InputSchema.from_signature(None)
     columns = schema.validate(parse_body(b'{"inputs": {"z": [1, 2]}}', "application/json", []))
     assert columns["z"].tolist() == [1, 2]
+
+
+def test_non_finite_numbers_in_csv_are_a_400() -> None:
+    body = b"country,amount,hour\nUS,2.0,1\nDE,inf,2\n"
+    with pytest.raises(BadRequest, match="row 1: inf is not a finite number") as caught:
+        SCHEMA.validate(parse_body(body, "text/csv", NAMES))
+    assert caught.value.field == "amount"
+
+
+def test_a_number_past_float32s_range_is_a_400() -> None:
+    schema = InputSchema((ColumnSpec("x", "float"),))
+    with pytest.raises(BadRequest, match="row 0: 1e\\+39 is out of float range") as caught:
+        schema.validate(parse_body(b'{"inputs": {"x": [1e39]}}', "application/json", ["x"]))
+    assert caught.value.field == "x"

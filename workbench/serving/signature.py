@@ -86,6 +86,8 @@ def _check(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
             if spec.required and np.isnan(floats).any():
                 row = int(np.flatnonzero(np.isnan(floats))[0])
                 raise BadRequest(f"column {spec.name!r} row {row}: missing value", field=spec.name)
+            if np.isinf(floats).any():  # Infinity, -Infinity, 1e400, or past float32's range
+                raise _not_finite(spec, values, int(np.flatnonzero(np.isinf(floats))[0]))
             return floats
         raise _bad(spec, values, "a number")
     if spec.type == "string":
@@ -97,6 +99,13 @@ def _check(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
             return values
         raise _bad(spec, values, "true or false")
     return values  # datetime, binary, ...: the model decides
+
+
+def _not_finite(spec: ColumnSpec, values: np.ndarray, row: int) -> BadRequest:
+    """A client's fault, not the model's: no signature type takes an infinite number."""
+    given = values[row].item()
+    why = "is not a finite number" if math.isinf(given) else f"is out of {spec.type} range"
+    return BadRequest(f"column {spec.name!r} row {row}: {given!r} {why}", field=spec.name)
 
 
 def _integral(values: np.ndarray) -> bool:
