@@ -60,6 +60,41 @@ def test_mixed_batch_is_one_call_per_version_and_split_back() -> None:
     assert good.calls == 1  # both version-1 requests in one model call
 
 
+class _Picky(_Model):
+    """Fails on any call that holds a negative `x`, like a model meeting a value it rejects."""
+
+    def predict(self, columns: dict[str, np.ndarray]) -> list[Any]:
+        self.calls += 1
+        if (columns["x"] < 0).any():
+            raise ValueError("negative x")
+        return (columns["x"] * 2).tolist()
+
+
+def test_one_bad_request_fails_alone_not_its_batch() -> None:
+    picky = _Picky()
+    router = _router({1: picky})
+    items = [(1, {"x": np.array([1])}), (1, {"x": np.array([-1])}), (1, {"x": np.array([3, 4])})]
+    results = router.predict_batch(items)
+    assert results[0] == [2]
+    assert results[2] == [6, 8]
+    assert isinstance(results[1], ModelFailed)
+    assert "negative x" in str(results[1])
+    assert picky.calls == 4  # the batch, then each request alone
+
+
+def test_requests_with_other_columns_in_one_batch_are_scored_apart() -> None:
+    class _AnyColumns(_Model):
+        def predict(self, columns: dict[str, np.ndarray]) -> list[Any]:
+            self.calls += 1
+            return (next(iter(columns.values())) * 10).tolist()
+
+    model = _AnyColumns()
+    router = _router({1: model})
+    items = [(1, {"x": np.array([1])}), (1, {"y": np.array([2])}), (1, {"x": np.array([3])})]
+    assert router.predict_batch(items) == [[10], [20], [30]]
+    assert model.calls == 2  # one call for the two x requests, one for y
+
+
 def _record(request_id: str) -> RequestRecord:
     return RequestRecord(request_id, datetime(2026, 1, 1), 1, 200, 1.0, "{}", "[]")
 

@@ -92,30 +92,44 @@ class VersionRouter:
             self.on_breach(f"canary v{gone} rolled back automatically: {why}")
 
     def predict_batch(self, items: list[tuple[int, Columns]]) -> list[list[Any] | Exception]:
-        """Predict many requests: one model call per version, results split back per request.
+        """Predict many requests: one model call per version and column set, split back.
 
-        A version that fails gives its requests the exception; other versions in the same
-        batch are unaffected.
+        Requests of one version with the same columns share a model call. A call that fails
+        is retried request by request, so only the request the model cannot score gets its
+        500; other requests and other versions in the same batch are unaffected.
         """
         results: list[list[Any] | Exception] = [[] for _ in items]
-        by_version: dict[int, list[int]] = {}
-        for index, (version, _) in enumerate(items):
-            by_version.setdefault(version, []).append(index)
-        for version, indexes in by_version.items():
-            parts = [items[i][1] for i in indexes]
-            merged = parts[0] if len(parts) == 1 else _concat(parts)
-            try:
-                predictions = self.models[version].predict(merged)
-            except Exception as error:  # the model's own failure: a 500 for these requests
-                for i in indexes:
-                    results[i] = ModelFailed(f"model version {version} failed: {error}", version)
-                continue
-            offset = 0
-            for i, part in zip(indexes, parts, strict=True):
-                rows = len(next(iter(part.values())))
-                results[i] = predictions[offset : offset + rows]
-                offset += rows
+        groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+        for index, (version, columns) in enumerate(items):
+            groups.setdefault((version, tuple(columns)), []).append(index)
+        for (version, _), indexes in groups.items():
+            self._predict_group(version, indexes, items, results)
         return results
+
+    def _predict_group(
+        self,
+        version: int,
+        indexes: list[int],
+        items: list[tuple[int, Columns]],
+        results: list[list[Any] | Exception],
+    ) -> None:
+        parts = [items[i][1] for i in indexes]
+        try:
+            predictions = self.models[version].predict(
+                parts[0] if len(parts) == 1 else _concat(parts)
+            )
+        except Exception as error:  # the model's own failure: a 500, but only where it belongs
+            if len(indexes) > 1:
+                for i in indexes:
+                    self._predict_group(version, [i], items, results)
+                return
+            results[indexes[0]] = ModelFailed(f"model version {version} failed: {error}", version)
+            return
+        offset = 0
+        for i, part in zip(indexes, parts, strict=True):
+            rows = len(next(iter(part.values())))
+            results[i] = predictions[offset : offset + rows]
+            offset += rows
 
 
 def _predictions(result: list[Any] | Exception) -> list[Any]:
