@@ -70,15 +70,6 @@ class Catalogue:
     def flush_interval_s(self, value: float) -> None:
         self._metrics.interval_s = value
 
-    @property
-    def flush_rows(self) -> int:
-        """Buffered points that wake the flusher before its interval ends."""
-        return self._metrics.max_rows
-
-    @flush_rows.setter
-    def flush_rows(self, value: int) -> None:
-        self._metrics.max_rows = value
-
     # -- life cycle -------------------------------------------------------------------------
 
     def __enter__(self) -> Catalogue:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from workbench.cli.render import console, emit_json, short_time
+from workbench.cli.render import Column, console, emit_json, print_table, short_time
 
 if TYPE_CHECKING:
     from workbench.core.deployments import Deployment, VersionEntry
@@ -138,15 +138,11 @@ def ls(as_json: bool) -> None:
     if not found:
         console().print("no deployments yet: workbench serve NAME@champion", style="dim")
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("NAME", "STATUS", "VERSIONS", "URL"):
-        table.add_column(column, no_wrap=True)
-    for deployment in found:
-        versions = ", ".join(_version_text(v) for v in deployment.spec.versions)
-        table.add_row(deployment.name, deployment.status, versions, deployment.spec.url)
-    console().print(table)
+    rows = [
+        (d.name, d.status, ", ".join(_version_text(v) for v in d.spec.versions), d.spec.url)
+        for d in found
+    ]
+    print_table(("NAME", "STATUS", "VERSIONS", "URL"), rows, no_wrap=True)
 
 
 def _version_text(version: VersionEntry) -> str:
@@ -181,16 +177,15 @@ def show(name: str, window_minutes: int, as_json: bool) -> None:
     if not shown.stats:
         out.print(f"  no requests in the last {window_minutes} min", style="dim")
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", title=f"last {window_minutes} min")
-    for column in ("VERSION", "REQUESTS", "QPS", "P50 MS", "P95 MS", "P99 MS", "5XX", "4XX"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for row in shown.stats:
-        table.add_row(row["version"], str(row["requests"]), f"{row['qps']:.1f}", _ms(row["p50_ms"]),
-                      _ms(row["p95_ms"]), _ms(row["p99_ms"]), f"{row['error_rate']:.1%}",
-                      str(row["client_errors"]))  # fmt: skip
-    out.print(table)
+    headers = ("VERSION", "REQUESTS", "QPS", "P50 MS", "P95 MS", "P99 MS", "5XX", "4XX")
+    rows = [
+        (row["version"], str(row["requests"]), f"{row['qps']:.1f}", _ms(row["p50_ms"]),
+         _ms(row["p95_ms"]), _ms(row["p99_ms"]), f"{row['error_rate']:.1%}",
+         str(row["client_errors"]))
+        for row in shown.stats
+    ]  # fmt: skip
+    columns = [Column(header, no_wrap=True, justify="right") for header in headers]
+    print_table(columns, rows, title=f"last {window_minutes} min", out=out)
 
 
 def _ms(value: float | None) -> str:

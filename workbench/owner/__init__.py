@@ -6,24 +6,7 @@ the functions that need a cluster, never at module level, so reading the catalog
 cluster running loads no Ray.
 """
 
-from workbench.owner.access import open_catalogue, ray_connected, read_owner_file
-from workbench.owner.actor import (
-    STALE_AFTER_S,
-    CatalogueOwner,
-    RemoteBackend,
-    ensure_owner,
-    owner_name,
-    stop_owner,
-)
+from workbench.owner.access import open_catalogue, read_owner_file
+from workbench.owner.actor import stop_owner
 
-__all__ = [
-    "STALE_AFTER_S",
-    "CatalogueOwner",
-    "RemoteBackend",
-    "ensure_owner",
-    "open_catalogue",
-    "owner_name",
-    "ray_connected",
-    "read_owner_file",
-    "stop_owner",
-]
+__all__ = ["open_catalogue", "read_owner_file", "stop_owner"]
