@@ -72,6 +72,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from workbench.cli.tui import open_app
+
+            open_app()
+            return
         click.echo(ctx.get_help())
 
 
@@ -108,6 +113,7 @@ def _register() -> None:
     from workbench.cli.runs import runs
     from workbench.cli.serve import deployments, predict, serve
     from workbench.cli.sweep import sweep
+    from workbench.cli.tui import tui
 
     cli.add_command(demo)
     cli.add_command(run)
@@ -122,6 +128,7 @@ def _register() -> None:
     cli.add_command(predict)
     cli.add_command(cluster)
     cli.add_command(catalogue)
+    cli.add_command(tui)
 
 
 _register()
