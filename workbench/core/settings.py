@@ -17,6 +17,9 @@ class Settings:
     """Resolved locations. `home` comes from WORKBENCH_HOME or the platform's user data dir."""
 
     home: Path
+    may_join_ray: bool = True
+    """False for long-lived front ends (the TUI): a Ray driver is ended with its cluster, so
+    they reach a running catalogue owner only through its local socket (owner/endpoint.py)."""
 
     @property
     def catalogue_path(self) -> Path:

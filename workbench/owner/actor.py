@@ -20,6 +20,7 @@ from workbench.catalogue import Backend, Catalogue, Statement
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.core.errors import CatalogueError, WorkbenchError, first_line
 from workbench.core.settings import RAY_NAMESPACE, Settings
+from workbench.owner.endpoint import OwnerEndpoint, socket_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 SWEEP_EVERY_S = 2.0
 # Drivers beat every 5 s; three missed beats mean the driver is gone.
 STALE_AFTER_S = 15.0
+# A front end may hold the file for a moment between its reads; the owner waits that out.
+OPEN_WAIT_S = 10.0
 
 
 class CatalogueOwner:
@@ -35,10 +38,11 @@ class CatalogueOwner:
     def __init__(self, catalogue_path: str, owner_file: str) -> None:
         import ray  # deferred: this class only runs inside a Ray worker
 
-        from workbench.catalogue.duckdb_backend import DuckDBBackend
+        from workbench.owner.local import open_file
 
-        self._backend = DuckDBBackend(catalogue_path)
+        self._backend = open_file(Path(catalogue_path), OPEN_WAIT_S)
         self._owner_file = Path(owner_file)
+        self._endpoint = OwnerEndpoint(self._backend, socket_path(Path(catalogue_path)))
         context = ray.get_runtime_context()
         self._info = {
             "address": context.gcs_address,
@@ -47,6 +51,7 @@ class CatalogueOwner:
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "auth_mode": os.environ.get("RAY_AUTH_MODE", ""),
+            "socket": str(self._endpoint.path),
         }
         temporary = self._owner_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(self._info))
@@ -74,6 +79,7 @@ class CatalogueOwner:
 
     def close(self) -> None:
         self._stop.set()
+        self._endpoint.close()
         self._backend.close()
         if self._owner_file.exists() and json.loads(self._owner_file.read_text()) == self._info:
             self._owner_file.unlink()

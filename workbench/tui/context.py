@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,10 @@ class Workspace:
     """False in snapshot tests: screens load once and never poll."""
     project_roots: tuple[Path, ...] = field(default_factory=lambda: (Path.cwd(),))
     """Where the Pipelines screen looks for projects."""
+
+    def __post_init__(self) -> None:
+        # The app outlives clusters, so it never becomes a Ray driver (see Settings).
+        self.settings = replace(self.settings, may_join_ray=False)
 
     @property
     def prefs_path(self) -> Path:
