@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -31,6 +33,36 @@ FROM requests WHERE deployment_id = ? AND ts >= ?
 GROUP BY GROUPING SETS ((model_version), ())
 ORDER BY grouping(model_version) DESC, model_version NULLS FIRST
 """
+
+_BUCKETS = """
+SELECT CAST(floor(date_diff('millisecond', ?, ts) / ?) AS BIGINT) AS bucket,
+       count(*) AS requests,
+       count(*) FILTER (WHERE status_code >= 500) AS server_errors,
+       quantile_cont(latency_ms, 0.95) FILTER (WHERE status_code < 400) AS p95_ms
+FROM requests WHERE deployment_id = ? AND ts >= ? AND ts < ?
+GROUP BY bucket ORDER BY bucket
+"""
+
+
+@dataclass(frozen=True)
+class RequestBucket:
+    """Requests of one deployment in one time bucket: how many, how many 5xx, their p95."""
+
+    start: datetime
+    seconds: float
+    requests: int
+    server_errors: int
+    p95_ms: float | None
+
+    @property
+    def qps(self) -> float:
+        """Requests per second over the bucket."""
+        return self.requests / self.seconds
+
+    @property
+    def error_rate(self) -> float:
+        """Share of 5xx answers (0 without requests)."""
+        return self.server_errors / self.requests if self.requests else 0.0
 
 
 class DeploymentLedger:
@@ -110,6 +142,28 @@ class DeploymentLedger:
             row["error_rate"] = row["server_errors"] / row["requests"] if row["requests"] else 0
             row.pop("first_ts"), row.pop("last_ts")
         return rows
+
+    def request_buckets(
+        self, name: str, *, now: datetime, minutes: int, bucket_s: int
+    ) -> list[RequestBucket]:
+        """Requests in the `minutes` before `now` in `bucket_s` buckets, oldest first; empty
+        buckets included, so a chart's x axis is time."""
+        start = now - timedelta(minutes=minutes)
+        rows = self.backend.query(_BUCKETS, (start, bucket_s * 1000, name, start, now)).to_pylist()
+        found = {int(row["bucket"]): row for row in rows}
+        buckets = []
+        for index in range(-(-minutes * 60 // bucket_s)):
+            row = found.get(index, {})
+            buckets.append(
+                RequestBucket(
+                    start=start + timedelta(seconds=index * bucket_s),
+                    seconds=float(bucket_s),
+                    requests=int(row.get("requests", 0)),
+                    server_errors=int(row.get("server_errors", 0)),
+                    p95_ms=row.get("p95_ms"),
+                )
+            )
+        return buckets
 
 
 def _deployment(row: dict[str, Any]) -> Deployment:

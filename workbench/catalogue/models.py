@@ -215,6 +215,13 @@ class ModelLedger:
         ).to_pylist()
         return [_model_version(row) for row in rows]
 
+    def versions_of(self, name: str) -> list[ModelVersion]:
+        """Every version of model `name`, newest first."""
+        rows = self.backend.query(
+            "SELECT * FROM model_versions WHERE name = ? ORDER BY version DESC", (name,)
+        ).to_pylist()
+        return [_model_version(row) for row in rows]
+
     def champion_metrics(self, name: str) -> dict[str, float] | None:
         """Latest metrics of the run behind `name@champion`, or None without a champion."""
         rows = self.backend.query(

@@ -192,23 +192,28 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+_REASON_HELP = "Why: kept in the audit trail (default: what changed)."
+
+
 @deployments.command("promote")
 @click.argument("name")
+@click.option("--reason", help=_REASON_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def promote(name: str, as_json: bool) -> None:
+def promote(name: str, reason: str | None, as_json: bool) -> None:
     """Shift all traffic to the canary (a rolling update; no request is dropped)."""
-    _shift_traffic("promote", name, as_json, f"promoting the canary of {name} ...")
+    _shift_traffic("promote", name, reason, as_json, f"promoting the canary of {name} ...")
 
 
 @deployments.command("rollback")
 @click.argument("name")
+@click.option("--reason", help=_REASON_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def rollback(name: str, as_json: bool) -> None:
+def rollback(name: str, reason: str | None, as_json: bool) -> None:
     """Remove the canary, or return to the primary before the last promotion."""
-    _shift_traffic("rollback", name, as_json, f"rolling back {name} ...")
+    _shift_traffic("rollback", name, reason, as_json, f"rolling back {name} ...")
 
 
-def _shift_traffic(verb: str, name: str, as_json: bool, doing: str) -> None:
+def _shift_traffic(verb: str, name: str, reason: str | None, as_json: bool, doing: str) -> None:
     """Run services.serve.promote or .rollback with a spinner, then print the result."""
     from workbench.core.settings import load_settings
     from workbench.services.serve import promote as promote_canary
@@ -216,7 +221,7 @@ def _shift_traffic(verb: str, name: str, as_json: bool, doing: str) -> None:
 
     action = promote_canary if verb == "promote" else roll_back
     with console(stderr=True).status(doing):
-        deployment = action(load_settings(), name)
+        deployment = action(load_settings(), name, reason)
     if as_json:
         emit_json(deployment.spec.summary(deployment.status))
     else:
@@ -225,13 +230,14 @@ def _shift_traffic(verb: str, name: str, as_json: bool, doing: str) -> None:
 
 @deployments.command("stop")
 @click.argument("name")
+@click.option("--reason", help="Why: kept in the audit trail (default: deployments stop).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def stop(name: str, as_json: bool) -> None:
+def stop(name: str, reason: str | None, as_json: bool) -> None:
     """Remove the deployment from Serve and delete its token; its history stays."""
     from workbench.core.settings import load_settings
     from workbench.services.serve import stop as stop_deployment
 
-    stopped = stop_deployment(load_settings(), name)
+    stopped = stop_deployment(load_settings(), name, reason)
     if as_json:
         emit_json({"name": stopped.name, "status": stopped.status, "url": stopped.spec.url})
     else:

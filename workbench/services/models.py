@@ -34,6 +34,50 @@ class ModelDetails:
     def to_json(self) -> dict[str, Any]:
         return {**self.version.to_json(), "aliases": self.aliases}
 
+    @property
+    def gate_summary(self) -> str:
+        """`passed`, `failed: CHECK (DETAIL)` naming the first failing check, or `not recorded`."""
+        gate = self.version.gate
+        if not gate:
+            return "not recorded"
+        if gate.get("passed"):
+            return "passed"
+        failing = next((c for c in gate.get("checks", []) if not c.get("passed")), None)
+        if failing is None:
+            return "failed"
+        detail = f" ({failing['detail']})" if failing.get("detail") else ""
+        return f"failed: {failing.get('name', '?')}{detail}"
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model with every version (newest first) and where each alias points and rolls back to."""
+
+    name: str
+    versions: list[ModelDetails]
+    aliases: dict[str, int]
+    rollback_targets: dict[str, int | None]
+    """Per alias, the version `rollback` would point it back to (None: nothing earlier)."""
+
+
+def registry(settings: Settings) -> list[RegisteredModel]:
+    """Every model with all its versions, aliases and rollback targets, in one read."""
+    with open_catalogue(settings) as catalogue:
+        ledger = ModelLedger(catalogue)
+        found = []
+        for summary in ledger.models():
+            aliases = ledger.aliases(summary.name)
+            versions = [
+                ModelDetails(v, sorted(a for a, n in aliases.items() if n == v.version))
+                for v in ledger.versions_of(summary.name)
+            ]
+            targets = {
+                alias: _rollback_target(ledger, summary.name, alias, version)
+                for alias, version in aliases.items()
+            }
+            found.append(RegisteredModel(summary.name, versions, aliases, targets))
+    return found
+
 
 def list_models(settings: Settings) -> list[ModelSummary]:
     """Every registered model with its latest version and aliases."""
@@ -92,14 +136,20 @@ def rollback(settings: Settings, name: str, alias: str, *, reason: str) -> dict[
         current = registry.alias_target(name, alias)
         if current is None:
             raise NotFoundError(f"{name} has no alias {alias!r}", MODELS_HINT)
-        history = registry.alias_history(name, alias)
-        previous = next(
-            (e.details.get("from") for e in history if e.details.get("to") == current), None
-        )
+        previous = _rollback_target(registry, name, alias, current)
         if previous is None:
             raise InvalidInputError(f"{name}@{alias} has no earlier version to roll back to")
-        registry.move_alias(name, alias, int(previous), reason=reason, approver=None)
-    return {"name": name, "alias": alias, "version": int(previous), "previous": current}
+        registry.move_alias(name, alias, previous, reason=reason, approver=None)
+    return {"name": name, "alias": alias, "version": previous, "previous": current}
+
+
+def _rollback_target(registry: ModelLedger, name: str, alias: str, current: int) -> int | None:
+    """The version `name@alias` pointed to before it moved to `current`, if it ever did."""
+    history = registry.alias_history(name, alias)
+    previous = next(
+        (e.details.get("from") for e in history if e.details.get("to") == current), None
+    )
+    return None if previous is None else int(previous)
 
 
 def audit_trail(settings: Settings, limit: int = 100) -> list[AuditEvent]:

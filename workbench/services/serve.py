@@ -113,8 +113,10 @@ def serve_model(
     return _apply(settings, spec, action="deployment.deploy", reason=f"serve {request.model}")
 
 
-def promote(settings: Settings, name: str) -> Deployment:
-    """Send all traffic to the canary: it becomes the primary; the old primary leaves."""
+def promote(settings: Settings, name: str, reason: str | None = None) -> Deployment:
+    """Send all traffic to the canary: it becomes the primary; the old primary leaves.
+
+    `reason` goes in the audit row; without one the row says which canary was promoted."""
     spec = _current(settings, name)
     canary = spec.canary
     if canary is None:
@@ -122,27 +124,31 @@ def promote(settings: Settings, name: str) -> Deployment:
             f"{name} has no canary to promote",
             "deploy one: workbench serve MODEL --canary NAME:VERSION --traffic 10",
         )
-    reason = f"canary {canary.label} promoted"
+    reason = reason or f"canary {canary.label} promoted"
     return _apply(settings, spec.promoted(), action="deployment.promote", reason=reason)
 
 
-def rollback(settings: Settings, name: str) -> Deployment:
-    """Drop the canary; without one, go back to the primary before the last promotion."""
+def rollback(settings: Settings, name: str, reason: str | None = None) -> Deployment:
+    """Drop the canary; without one, go back to the primary before the last promotion.
+
+    `reason` goes in the audit row; without one the row says what was rolled back."""
     spec = _current(settings, name)
     if spec.canary is not None:
-        spec, reason = spec.without_canary(), "canary removed by hand"
+        spec, automatic = spec.without_canary(), "canary removed by hand"
     elif spec.previous is not None:
-        reason = f"back to {spec.previous.label}"
+        automatic = f"back to {spec.previous.label}"
         spec = spec.restored()
     else:
         raise InvalidInputError(
             f"{name} has nothing to roll back to", "it has no canary and no earlier primary"
         )
-    return _apply(settings, spec, action="deployment.rollback", reason=reason)
+    return _apply(settings, spec, action="deployment.rollback", reason=reason or automatic)
 
 
-def stop(settings: Settings, name: str) -> Deployment:
-    """Delete the Serve application and its token; the catalogue keeps its history."""
+def stop(settings: Settings, name: str, reason: str | None = None) -> Deployment:
+    """Delete the Serve application and its token; the catalogue keeps its history.
+
+    `reason` goes in the audit row (default: `deployments stop`)."""
     spec = _current(settings, name, running_only=False)
     if _cluster_alive(settings):
         from workbench.serving import ray_app
@@ -151,7 +157,7 @@ def stop(settings: Settings, name: str) -> Deployment:
     _token_file(settings, name, create=False).unlink(missing_ok=True)
     with open_catalogue(settings) as catalogue:
         DeploymentLedger(catalogue).set_status(
-            name, "stopped", action="deployment.stop", reason="deployments stop"
+            name, "stopped", action="deployment.stop", reason=reason or "deployments stop"
         )
     return Deployment(spec, "stopped")
 
