@@ -13,7 +13,15 @@ from workbench.compute import cluster as head
 from workbench.compute.profile import ClusterProfile, read_profile
 from workbench.core.settings import Settings
 
-__all__ = ["NO_CLUSTER_HINT", "ClusterProfile", "ClusterStatus", "down", "status", "up"]
+__all__ = [
+    "NO_CLUSTER_HINT",
+    "ClusterProfile",
+    "ClusterStatus",
+    "down",
+    "saved_status",
+    "status",
+    "up",
+]
 
 NO_CLUSTER_HINT = "no saved cluster: commands start an embedded Ray"
 
@@ -69,3 +77,15 @@ def status(settings: Settings) -> ClusterStatus:
         nodes=tuple(connection.nodes),
         resources=dict(connection.resources),
     )
+
+
+def saved_status(settings: Settings) -> ClusterStatus:
+    """The saved head and whether its processes live, without joining Ray (for the TUI).
+
+    Resources are what the profile asked Ray for (`cluster up --cpus/--gpus`), not a live count.
+    """
+    profile = read_profile(settings)
+    if profile is None:
+        return ClusterStatus(profile=None, up=False, hint=NO_CLUSTER_HINT)
+    resources = {"CPU": float(profile.cpus), "GPU": float(profile.gpus)}
+    return ClusterStatus(profile=profile, up=head.is_alive(profile), resources=resources)

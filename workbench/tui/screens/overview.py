@@ -1,25 +1,148 @@
-"""The Overview screen (being built: see issue 10)."""
+"""The Overview (o): cluster state, runs in flight, deployments, recent audit events.
+
+Live: reloads while visible, one `services.overview.overview` call per refresh. The cluster
+is read from its saved profile (no Ray in this process). Telemetry and drift panels hold
+their places until those features land.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
+from workbench.services.overview import DeploymentActivity, Overview, overview
 from workbench.tui.screens.base import DataScreen, Freshness
+from workbench.tui.widgets.progress_list import RunProgressList
 from workbench.tui.widgets.topbar import TopBar
 
+NODES_PLACEHOLDER = "Fills in when GPU/CPU telemetry lands (issue 11)."
+ALERTS_PLACEHOLDER = "Fills in when drift monitoring lands (issue 12): no drift checks run yet."
 
-class OverviewScreen(DataScreen[None]):
-    """Overview."""
+
+class OverviewScreen(DataScreen[Overview]):
+    """What is going on: cluster, running runs, deployments and the newest audit events."""
+
+    DEFAULT_CSS = """
+    OverviewScreen #cluster-line { height: auto; max-height: 2; padding: 0 1; }
+    OverviewScreen .row { height: 1fr; }
+    OverviewScreen .panel { height: 1fr; overflow: hidden hidden; }
+    OverviewScreen #nodes, OverviewScreen #alerts { width: 1fr; color: $text-muted; }
+    OverviewScreen #running, OverviewScreen #deployments { width: 2fr; }
+    OverviewScreen.-narrow #nodes, OverviewScreen.-narrow #alerts { width: 24; }
+    OverviewScreen.-narrow #running, OverviewScreen.-narrow #deployments { width: 1fr; }
+    """
+    # Textual declares this without ClassVar; a ClassVar here would not type-check.
+    HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [
+        (0, "-narrow"),
+        (100, "-wide"),
+    ]
+    LIVE: ClassVar[bool] = True
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("Refresh overview", "read the cluster, runs, deployments and audit again", "reload"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield TopBar("Overview")
         yield Freshness()
-        yield Static("Overview", classes="panel")
+        yield Static("reading the cluster profile ...", id="cluster-line")
+        with Horizontal(classes="row"):
+            yield _panel(Static(NODES_PLACEHOLDER, id="nodes"), "Nodes (telemetry)")
+            yield _panel(RunProgressList("reading ...", id="running"), "Running")
+        with Horizontal(classes="row"):
+            yield _panel(Static("reading ...", id="deployments"), "Deployments (last minute)")
+            yield _panel(Static(ALERTS_PLACEHOLDER, id="alerts"), "Alerts (drift)")
+        yield _panel(Static("reading ...", id="recent"), "Recent audit events")
         yield Footer()
 
-    def fetch(self) -> None:
-        return None
+    def fetch(self) -> Overview:
+        return overview(self.workspace.settings, self.workspace.now())
 
-    def show(self, data: None) -> None:
-        pass
+    def show(self, data: Overview) -> None:
+        self.query_one("#cluster-line", Static).update(_cluster_text(data))
+        wide = self.has_class("-wide")
+        running = self.query_one("#running", RunProgressList)
+        running.show_runs(
+            data.running, bar_width=10 if wide else 6, project_width=22 if wide else 11
+        )
+        deployments = self.query_one("#deployments", Static)
+        deployments.border_subtitle = "" if data.cluster.up else "no cluster: history only"
+        deployments.update(_deployments_text(data.deployments, wide))
+        self.query_one("#recent", Static).update(_recent_text(data))
+
+    def show_problem(self, message: str, hint: str) -> None:
+        self.query_one("#cluster-line", Static).update(Text(f"{message}\n{hint}", style="red"))
+
+
+def _panel(widget: Static, title: str) -> Static:
+    widget.add_class("panel")
+    widget.border_title = title
+    return widget
+
+
+def _cluster_text(data: Overview) -> Text:
+    cluster = data.cluster
+    if cluster.profile is None:
+        return Text.assemble(
+            ("no cluster: offline / history only", "bold yellow"),
+            "  (Cluster screen: u starts a local head)",
+        )
+    profile = cluster.profile
+    saved = f"{profile.cpus} CPU, {profile.gpus} GPU as saved"
+    if not cluster.up:
+        return Text.assemble(
+            (f"cluster DOWN at {profile.address}", "bold red"),
+            f"  ({saved}): history only; `workbench cluster up` or forget it with `cluster down`",
+        )
+    return Text.assemble(
+        ("cluster up", "bold green"),
+        f" at {profile.address} ({saved})  dashboard {profile.dashboard_url}",
+    )
+
+
+def _deployments_text(deployments: tuple[DeploymentActivity, ...], wide: bool) -> Text:
+    if not deployments:
+        return Text("no deployments: `workbench serve MODEL` starts one", style="dim")
+    lines = []
+    for deployment in deployments:
+        split = " / ".join(
+            f"v{v.version} {v.percent:g}%" + ("" if v.role == "primary" else f" {v.role}")
+            if v.percent is not None
+            else f"v{v.version} {v.role}"
+            for v in deployment.versions
+        )
+        p95 = f"{deployment.p95_ms:.1f} ms" if deployment.p95_ms is not None else "-"
+        line = Text.assemble(
+            (f"{deployment.name} ", "bold"),
+            (f"{deployment.status} ", "green" if deployment.status == "running" else "yellow"),
+        )
+        if wide:
+            line.append(f"{split}  ")
+        line.append(
+            f"{deployment.qps:.1f} qps  p95 {p95}  {deployment.error_rate:.1%} 5xx",
+        )
+        if not wide:
+            line.append(f"\n  {split}", style="dim")
+        lines.append(line)
+    return Text("\n").join(lines)
+
+
+def _recent_text(data: Overview) -> Text:
+    if not data.recent:
+        return Text("no audit events yet", style="dim")
+    lines = []
+    for event in data.recent:
+        reason = f' "{event.reason}"' if event.reason else ""
+        lines.append(
+            Text.assemble(
+                (f"{event.ts:%m-%d %H:%M} ", "dim"),
+                (f"{event.action:<16} ", "bold"),
+                f"{event.target or '-'}",
+                (reason, "italic"),
+                (f"  {event.actor}", "dim"),
+            )
+        )
+    return Text("\n").join(lines)

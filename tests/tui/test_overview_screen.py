@@ -1,0 +1,96 @@
+"""The Overview on the fixed catalogue: runs in flight, a deployment's last minute, audit trail."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from tests.tui.catalogue_fixture import NOW, RUNS
+from tests.tui.running_fixture import keep_running_runs_alive
+from workbench.catalogue.duckdb_backend import DuckDBBackend
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.overview import OverviewScreen
+
+RUNNING_ID = next(run[0] for run in RUNS if run[2] == "running")
+
+
+@pytest.fixture(autouse=True)
+def _running_run_stays_running(fixed_home: Path) -> None:
+    keep_running_runs_alive(fixed_home)
+
+
+async def _loaded(app: WorkbenchApp, pilot: object) -> OverviewScreen:
+    screen = app.screen
+    assert isinstance(screen, OverviewScreen)
+    for _ in range(100):
+        if screen.data is not None:
+            break
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+    assert screen.data is not None, "the overview never loaded"
+    return screen
+
+
+def _text(screen: OverviewScreen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).content)
+
+
+async def test_overview_shows_the_running_run_with_its_step_progress(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _loaded(app, pilot)
+        running = _text(screen, "#running")
+        # prepare finished, train running; its project's finished runs had four steps.
+        assert f"{RUNNING_ID[:4]} predictive_maintenance" in running
+        assert "train" in running
+        assert "1/4 steps" in running
+        assert "10m00s" in running  # started at T0 + 170 min, the clock reads T0 + 180 min
+        assert running.count("\n") == 0  # only the one run is in flight
+
+
+async def test_overview_summarises_the_last_minute_of_requests(
+    app: WorkbenchApp, fixed_home: Path
+) -> None:
+    backend = DuckDBBackend(fixed_home / "catalogue.duckdb")
+    try:
+        rows = backend.query(
+            "SELECT status_code, latency_ms FROM requests WHERE deployment_id = 'fraud' "
+            "AND ts >= ? AND ts < ?",
+            (NOW - timedelta(minutes=1), NOW),
+        ).to_pylist()
+    finally:
+        backend.close()
+    good = sorted(row["latency_ms"] for row in rows if row["status_code"] < 400)
+    p95 = statistics.quantiles(good, n=100, method="inclusive")[94]
+    errors = sum(1 for row in rows if row["status_code"] >= 500) / len(rows)
+    expected = f"{len(rows) / 60:.1f} qps  p95 {p95:.1f} ms  {errors:.1%} 5xx"
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _loaded(app, pilot)
+        deployments = _text(screen, "#deployments")
+        assert deployments.startswith("fraud running")
+        assert expected in deployments
+        assert errors > 0  # the window holds a 5xx, so the rate is not trivially zero
+
+
+async def test_overview_lists_audit_events_newest_first(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _loaded(app, pilot)
+        lines = _text(screen, "#recent").splitlines()
+        assert len(lines) == 5
+        assert "deploy.canary" in lines[0]
+        assert "try v3 on 10%" in lines[0]
+        assert "alias.move" in lines[2]
+        assert lines[-1].startswith("11-30 09:25 model.register")
+        assert [line.split()[1] for line in lines] == sorted(
+            (line.split()[1] for line in lines), reverse=True
+        )
+
+
+async def test_overview_without_a_cluster_says_so(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _loaded(app, pilot)
+        assert "no cluster: offline / history only" in _text(screen, "#cluster-line")
+        assert "issue 11" in _text(screen, "#nodes")
+        assert "issue 12" in _text(screen, "#alerts")
