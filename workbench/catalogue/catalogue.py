@@ -338,6 +338,20 @@ class Catalogue:
         ).to_pydict()
         return list(zip(rows["key"], rows["value"], rows["ms"], rows["step"], strict=True))
 
+    def metric_series(self, run_id: str) -> dict[str, list[tuple[int, float]]]:
+        """Every metric of a run as (step, value) by step; the latest attempt wins a step."""
+        self.flush()
+        rows = self.backend.query(
+            "SELECT key, step, value FROM metrics WHERE run_id = ? QUALIFY row_number() OVER "
+            "(PARTITION BY key, step ORDER BY attempt DESC, timestamp DESC) = 1 "
+            "ORDER BY key, step",
+            (run_id,),
+        ).to_pydict()
+        series: dict[str, list[tuple[int, float]]] = {}
+        for key, step, value in zip(rows["key"], rows["step"], rows["value"], strict=True):
+            series.setdefault(key, []).append((step, value))
+        return series
+
     def run_traceback(self, run_id: str) -> str | None:
         """The traceback `set_status` recorded for a run, or None."""
         rows = self.backend.query("SELECT traceback FROM runs WHERE run_id = ?", (run_id,))

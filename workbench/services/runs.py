@@ -1,13 +1,19 @@
-"""Reading runs: list, show, metric history."""
+"""Reading runs: list, show, metric history, a run's page and a comparison of runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalogue.models import ModelLedger
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.core.entities import Run, RunStatus
+from workbench.core.errors import InvalidInputError
+from workbench.core.gate import GateResult
 from workbench.core.models import ModelVersion
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
@@ -84,3 +90,177 @@ def metric_history(settings: Settings, ref: str, key: str) -> tuple[str, pa.Tabl
     with open_catalogue(settings) as catalogue:
         run_id = catalogue.resolve_run_id(ref)
         return run_id, catalogue.metric_history(run_id, key)
+
+
+LOG_TAIL_LINES = 200
+_LOG_TAIL_BYTES = 256 * 1024
+MetricSeries = dict[str, list[tuple[int, float]]]
+"""Metric key -> (step, value) points by step: what a chart draws."""
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step attempt of a run's pipeline: ran or cached, its status and timings."""
+
+    step: str
+    attempt: int
+    status: str
+    cached: bool
+    started_at: datetime | None
+    ended_at: datetime | None
+    error: str | None
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall time of the step, None while it runs."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """The tail of a run's driver output and where it was read, or why there is none."""
+
+    lines: tuple[str, ...]
+    source: str | None
+    """The file the lines come from; None when Workbench kept no log."""
+    note: str
+    """What the lines are, or why there are none."""
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """Everything the run detail screen shows, read in one visit to the catalogue."""
+
+    details: RunDetails
+    steps: list[StepRecord]
+    gate: GateResult | None
+    gate_source: str
+    """Where the verdict was recorded: the run, a model version registered from it, or nowhere."""
+    series: MetricSeries
+    log: RunLog
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """Two or more runs side by side: their params that differ, metrics and histories."""
+
+    runs: list[Run]
+    series: list[MetricSeries]
+    """Per run, in the order of `runs`."""
+    differing_params: dict[str, list[str | None]] = field(default_factory=dict)
+    """Param key -> its value in each run (None where a run lacks it), only keys that differ."""
+    equal_params: int = 0
+
+    @property
+    def metric_keys(self) -> list[str]:
+        """Every metric key any of the runs logged, sorted."""
+        return sorted({key for run in self.runs for key in run.metrics})
+
+
+def run_page(settings: Settings, ref: str, *, log_lines: int = LOG_TAIL_LINES) -> RunPage:
+    """A run with its steps, gate verdict, metric histories and the tail of its driver log."""
+    with open_catalogue(settings) as catalogue:
+        run = catalogue.get_run(ref)
+        pipeline = PipelineLedger(catalogue)
+        details = RunDetails(
+            run=run,
+            steps=pipeline.steps(run.run_id),
+            gate=pipeline.gate(run.run_id),
+            models=ModelLedger(catalogue).versions(run.run_id),
+            traceback=catalogue.run_traceback(run.run_id),
+        )
+        series = catalogue.metric_series(run.run_id)
+        driver = pipeline.driver(run.run_id)
+    gate, gate_source = _gate_of(details)
+    return RunPage(
+        details=details,
+        steps=[_step_record(row) for row in details.steps],
+        gate=gate,
+        gate_source=gate_source,
+        series=series,
+        log=driver_log(driver, log_lines),
+    )
+
+
+def compare_runs(settings: Settings, refs: list[str]) -> RunComparison:
+    """Runs by id or prefix, with their histories and the params on which they differ."""
+    if len(set(refs)) < 2:
+        raise InvalidInputError("compare needs two or more runs", "mark runs with space, then C")
+    with open_catalogue(settings) as catalogue:
+        runs = [catalogue.get_run(ref) for ref in refs]
+        series = [catalogue.metric_series(run.run_id) for run in runs]
+    keys = sorted({key for run in runs for key in run.params})
+    differing = {
+        key: [run.params.get(key) for run in runs]
+        for key in keys
+        if len({run.params.get(key) for run in runs}) > 1
+    }
+    return RunComparison(runs, series, differing, len(keys) - len(differing))
+
+
+def driver_log(driver: dict[str, Any], lines: int = LOG_TAIL_LINES) -> RunLog:
+    """The tail of the driver output Ray keeps for a run submitted as a job, if it is here.
+
+    A run started in the foreground (`workbench run`) printed to its terminal: Workbench
+    keeps no copy of that, and says so rather than show something else.
+    """
+    job_id = driver.get("job_id")
+    if not job_id:
+        where = f" (pid {driver['pid']} on {driver.get('host', '?')})" if driver.get("pid") else ""
+        return RunLog(
+            (), None, f"no log kept for this run: its driver{where} wrote to the terminal that "
+            "started it; runs submitted with --detach keep one",
+        )  # fmt: skip
+    found = _ray_job_log(str(job_id))
+    if found is None:
+        return RunLog(
+            (), None, f"no log found for Ray job {job_id}: Ray keeps it under "
+            f"{_ray_temp_dir()}/session_*/logs on the head, and it is not on this machine",
+        )  # fmt: skip
+    return RunLog(tuple(_tail(found, lines)), str(found), f"driver log of Ray job {job_id}")
+
+
+def _ray_temp_dir() -> Path:
+    """Where Ray keeps its sessions on this machine (RAY_TMPDIR, TMPDIR, else /tmp) + /ray."""
+    base = os.environ.get("RAY_TMPDIR")
+    if base is None and sys.platform.startswith("linux"):
+        base = os.environ.get("TMPDIR")
+    return Path(base or "/tmp") / "ray"
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    """The last `lines` lines of a text file, reading at most its last 256 KiB."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - _LOG_TAIL_BYTES))
+        text = handle.read().decode(errors="replace")
+    return text.splitlines()[-lines:] if lines > 0 else []
+
+
+def _ray_job_log(job_id: str) -> Path | None:
+    """The newest `job-driver-<id>.log` in any Ray session on this machine."""
+    found = list(_ray_temp_dir().glob(f"session_*/logs/job-driver-{job_id}.log"))
+    return max(found, key=lambda path: path.stat().st_mtime) if found else None
+
+
+def _gate_of(details: RunDetails) -> tuple[GateResult | None, str]:
+    if details.gate is not None:
+        return GateResult.from_json(details.gate), "recorded with the run"
+    for model in details.models:
+        if model.gate is not None:
+            return GateResult.from_json(model.gate), f"recorded with model {model.label}"
+    return None, "no gate verdict recorded for this run"
+
+
+def _step_record(row: dict[str, Any]) -> StepRecord:
+    return StepRecord(
+        step=str(row["step"]),
+        attempt=int(row["attempt"] or 1),
+        status=str(row["status"]),
+        cached=bool(row["cached"]),
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        error=row["error"],
+    )
