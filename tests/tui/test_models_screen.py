@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.message import Message
+from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Markdown, Static
 
@@ -138,7 +140,13 @@ async def test_an_empty_reason_is_refused_in_the_dialog(
 
 async def test_a_refused_promotion_names_the_gate(app: WorkbenchApp, fixed_home: Path) -> None:
     # v3 has no artifact on disk here, so the champion gate on its files refuses it.
-    async with app.run_test(size=(120, 40)) as pilot:
+    notes: list[Notification] = []
+
+    def keep_notifications(message: Message) -> None:
+        if isinstance(message, Notify):
+            notes.append(message.notification)
+
+    async with app.run_test(size=(120, 40), message_hook=keep_notifications) as pilot:
         screen = await open_models(pilot, app)
         await pilot.press("P")
         await type_text(pilot, "try it")
@@ -150,8 +158,9 @@ async def test_a_refused_promotion_names_the_gate(app: WorkbenchApp, fixed_home:
         assert "artifact failed verification" in shown
         assert "hint: fix the cause" in shown
         assert refusal.display
-        notes = [n for n in app._notifications if "refused" in (n.title or "")]
-        assert notes and "artifact failed verification" in notes[-1].message
+        refused_notes = [n for n in notes if n.title == "promote: refused"]
+        assert len(refused_notes) == 1
+        assert "artifact failed verification" in refused_notes[0].message
     assert champion(fixed_home) == 2
     refused = audit_trail(load_settings(fixed_home), limit=1)[0]
     assert (refused.action, refused.reason) == ("alias.move.refused", "try it")
