@@ -8,18 +8,20 @@ child process (services.child): the app itself never joins a cluster.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer
 
 from workbench.core.deployments import CANARY, SHADOW, DeploymentSpec, VersionEntry
 from workbench.services.child import run_json
 from workbench.services.deployment_view import DeploymentHealth, deployments_health
 from workbench.tui.dialogs import ReasonAnswer, ReasonDialog
 from workbench.tui.screens.base import DataScreen, Freshness
+from workbench.tui.widgets.chart import Chart, Series
 from workbench.tui.widgets.topbar import TopBar
 
 WINDOW_MINUTES = 10
@@ -36,8 +38,7 @@ class DeploymentsScreen(DataScreen[list[DeploymentHealth]]):
     DeploymentsScreen #deployments { height: auto; max-height: 8; }
     DeploymentsScreen #figures { height: auto; max-height: 9; }
     DeploymentsScreen #charts { height: 1fr; min-height: 5; }
-    DeploymentsScreen .chart { width: 1fr; height: 1fr; }
-    DeploymentsScreen .chart Sparkline { height: 1fr; }
+    DeploymentsScreen #charts Chart { width: 1fr; height: 1fr; min-height: 5; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("P", "promote", "Promote canary"),
@@ -64,10 +65,8 @@ class DeploymentsScreen(DataScreen[list[DeploymentHealth]]):
         figures.border_title = f"last {WINDOW_MINUTES} min"
         yield figures
         with Horizontal(id="charts"):
-            for key in ("qps", "p95", "errors"):
-                with Vertical(classes="chart panel", id=f"chart-{key}"):
-                    yield Static("", classes="chart-label")
-                    yield Sparkline([], summary_function=max)
+            for key, title in (("qps", "QPS"), ("p95", "p95 ms"), ("errors", "5xx %")):
+                yield Chart(title, x_label="min", id=f"chart-{key}", classes="panel")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -126,20 +125,24 @@ class DeploymentsScreen(DataScreen[list[DeploymentHealth]]):
         self._chart(health)
 
     def _chart(self, health: DeploymentHealth) -> None:
-        buckets = health.buckets
-        qps = [b.qps for b in buckets]
-        p95 = [b.p95_ms or 0.0 for b in buckets]
-        errors = [100 * b.error_rate for b in buckets]
-        for key, title, values, unit in (
-            ("qps", "QPS", qps, ""),
-            ("p95", "p95 latency", p95, " ms"),
-            ("errors", "5xx rate", errors, "%"),
-        ):
-            box = self.query_one(f"#chart-{key}", Vertical)
-            last = f"{values[-1]:.1f}{unit}" if values else "-"
-            peak = f"{max(values):.1f}{unit}" if values else "-"
-            box.query_one(".chart-label", Static).update(f"[b]{title}[/b]  now {last}  max {peak}")
-            box.query_one(Sparkline).data = values
+        """QPS, p95 and 5xx share per bucket against minutes before now (empty p95 skipped)."""
+        last = health.buckets[-1] if health.buckets else None
+        now = last.start + timedelta(seconds=last.seconds) if last else None
+        series: dict[str, tuple[str, str, list[tuple[float, float]]]] = {
+            "qps": ("QPS", "", []), "p95": ("p95", " ms", []), "errors": ("5xx", "%", []),
+        }  # fmt: skip
+        for bucket in health.buckets:
+            minutes = (bucket.start - now).total_seconds() / 60 if now else 0.0
+            series["qps"][2].append((minutes, bucket.qps))
+            if bucket.p95_ms is not None:
+                series["p95"][2].append((minutes, bucket.p95_ms))
+            series["errors"][2].append((minutes, 100 * bucket.error_rate))
+        for key, (title, unit, points) in series.items():
+            values = [y for _, y in points]
+            summary = f"  now {values[-1]:.1f}{unit}  max {max(values):.1f}{unit}" if values else ""
+            self.query_one(f"#chart-{key}", Chart).plot(
+                [Series(title, points)], title=f"{title}{summary}"
+            )
 
     def action_promote(self) -> None:
         """Send all traffic to the canary (asks why)."""
