@@ -164,6 +164,11 @@ class ArrowTable(ScrollView, can_focus=True):
     # -- data ---------------------------------------------------------------------------------
 
     @property
+    def data(self) -> pa.Table:
+        """The table shown (key column included), in display order."""
+        return self._table
+
+    @property
     def row_count(self) -> int:
         """Rows in the current table."""
         return self._table.num_rows
