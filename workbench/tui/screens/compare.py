@@ -122,14 +122,14 @@ class CompareScreen(DataScreen[RunComparison]):
 
     def _runs(self, data: RunComparison) -> Table:
         table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
-        for column in ("run", "project", "status", "took"):
+        for column in ("run", "status", "took", "project"):
             table.add_column(column, no_wrap=True)
         for index, run in enumerate(data.runs):
             table.add_row(
                 Text(f"■ {short_id(run)}", style=rich_color(series_color(index))),
-                run.project,
                 status_text(run.status),
                 duration_text(run.duration_s),
+                run.project,
             )
         return table
 

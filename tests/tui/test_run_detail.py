@@ -1,0 +1,284 @@
+"""Run detail and Compare on the fixed catalogue: what a run shows, its panels, the param diff."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import SelectionList, Static
+
+from tests.tui.catalogue_fixture import RUNS, TRACEBACK
+from tests.tui.running_fixture import keep_running_runs_alive
+from workbench.catalogue.pipelines import PipelineLedger
+from workbench.core.settings import Settings
+from workbench.owner import open_catalogue
+from workbench.services.runs import driver_log
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.base import DataScreen
+from workbench.tui.screens.compare import CompareScreen
+from workbench.tui.screens.run_detail import CHART_PREFS, RunDetailScreen
+from workbench.tui.widgets.chart import Chart, ChartPicker
+
+FINISHED = RUNS[0][0]  # fraud_detection, lr 0.1, auc 0.912, model fraud_detection:1
+FAILED = RUNS[2][0]  # fraud_detection, failed in train with TRACEBACK
+SIBLING = RUNS[1][0]  # lr 0.05, n_estimators 200, max_depth 6
+BEST = RUNS[4][0]  # lr 0.05, n_estimators 400, max_depth 6: differs from SIBLING in one param
+
+
+@pytest.fixture(autouse=True)
+def _running_run_stays_running(fixed_home: Path) -> None:
+    # Else the first two readers (the Overview under test and the screen) both sweep the
+    # fixture's stale running run, and one of them fails on DuckDB's write conflict.
+    keep_running_runs_alive(fixed_home)
+
+
+async def open_screen(app: WorkbenchApp, pilot: Pilot[None], screen: DataScreen[Any]) -> None:
+    """Push `screen` and wait (bounded) until its first fetch has landed."""
+    app.push_screen(screen)
+    for _ in range(200):
+        await pilot.pause(0.02)
+        if screen.data is not None or screen.loaded_at is not None:
+            break
+        if screen._last_error is not None:
+            return
+    await pilot.pause()
+    assert screen.data is not None or screen._last_error is not None, "the screen never loaded"
+
+
+def text_of(screen: DataScreen[Any], selector: str) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(file=io.StringIO(), width=100, record=True, color_system=None)
+    console.print(screen.query_one(selector, Static).content)
+    return console.export_text()
+
+
+async def test_a_finished_run_shows_params_metrics_steps_and_lineage(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        status = text_of(screen, "#run-status")
+        assert "finished" in status
+        assert "attempt 1" in status
+        assert "6m00s" in status
+        assert "fraud_detection:1" in status
+        params = text_of(screen, "#run-params")
+        for key, value in RUNS[0][5].items():
+            assert key in params
+            assert value in params
+        metrics = text_of(screen, "#run-metrics")
+        assert "0.912" in metrics
+        assert "0.31" in metrics
+        steps = text_of(screen, "#run-steps").splitlines()
+        for step in ("prepare", "train", "evaluate", "register"):
+            row = next(line for line in steps if step in line)
+            assert "finished" in row
+            assert "ran" in row
+            assert "25s" in row
+        lineage = text_of(screen, "#run-lineage")
+        assert "0e3f0c9a7b1d" in lineage
+        assert "sha256:0f00d" in lineage
+        assert "ray 2.60.0" in lineage
+
+
+async def test_a_cached_step_says_so(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(SIBLING)
+        await open_screen(app, pilot, screen)
+        steps = text_of(screen, "#run-steps").splitlines()
+        assert "cached" in next(line for line in steps if "prepare" in line)
+        assert "ran" in next(line for line in steps if "train" in line)
+
+
+async def test_the_charts_draw_each_metric_history(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        charts = list(screen.query(Chart))
+        assert [chart.title for chart in charts] == ["auc", "loss"]
+        assert [len(chart.series[0].points) for chart in charts] == [10, 10]
+        assert charts[0].series[0].points[-1] == (10, 0.912)
+        drawn = charts[0].render().plain
+        assert "auc" in drawn.splitlines()[0]
+        assert any("\u2800" <= char <= "\u28ff" for char in drawn), "no braille line was drawn"
+
+
+async def test_a_failed_run_shows_its_traceback(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FAILED)
+        await open_screen(app, pilot, screen)
+        assert screen.panel == "traceback"  # a failed run opens on its traceback
+        await pilot.press("l")
+        assert "no log kept for this run" in text_of(screen, "#run-text-body")
+        await pilot.press("t")
+        shown = text_of(screen, "#run-text-body")
+        assert TRACEBACK.splitlines()[-1][:60] in shown.replace("\n", " ")
+        assert screen.query_one("#run-text").border_title == "Traceback"
+        assert "ValueError: Input contains NaN" in text_of(screen, "#run-status")
+
+
+async def test_a_finished_run_has_no_traceback(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        await pilot.press("t")
+        assert "no traceback: the run is finished" in text_of(screen, "#run-text-body")
+
+
+async def test_g_shows_the_gate_of_the_registered_model(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        await pilot.press("g")
+        gate = " ".join(text_of(screen, "#run-text-body").split())
+        assert gate.startswith("passed")
+        assert "recorded with model fraud_detection:1" in gate
+        assert "✓ metrics.auc >= 0.9" in gate
+        assert "auc = 0.912" in gate
+
+
+async def test_g_shows_a_refusing_gate_check_by_check(app: WorkbenchApp, fixed_home: Path) -> None:
+    verdict = {
+        "passed": False,
+        "checks": [
+            {"name": "metrics.auc >= 0.9", "passed": False, "detail": "auc = 0.702"},
+            {"name": "max regression 0.02", "passed": True, "detail": "no champion"},
+        ],
+    }
+    with open_catalogue(Settings(home=fixed_home)) as catalogue:
+        PipelineLedger(catalogue).set_gate(FAILED, verdict)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FAILED)
+        await open_screen(app, pilot, screen)
+        await pilot.press("g")
+        gate = " ".join(text_of(screen, "#run-text-body").split())
+        assert gate.startswith("refused")
+        assert "recorded with the run" in gate
+        assert "✗ metrics.auc >= 0.9" in gate
+        assert "✓ max regression 0.02" in gate
+
+
+async def test_a_run_without_a_gate_says_so(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FAILED)
+        await open_screen(app, pilot, screen)
+        await pilot.press("g")
+        assert "no gate verdict recorded" in text_of(screen, "#run-text-body")
+
+
+async def test_a_detached_run_shows_the_tail_of_its_ray_job_log(
+    app: WorkbenchApp, fixed_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = f"workbench-{FINISHED[:12]}"
+    logs = tmp_path / "raytmp" / "ray" / "session_2026-11-30_09-00-00_1" / "logs"
+    logs.mkdir(parents=True)
+    (logs / f"job-driver-{job_id}.log").write_text(
+        "".join(f"epoch {n}\n" for n in range(500)) + f"run {FINISHED[:12]} finished\n"
+    )
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "raytmp"))
+    with open_catalogue(Settings(home=fixed_home)) as catalogue:
+        PipelineLedger(catalogue).set_driver(FINISHED, {"job_id": job_id, "pid": 1})
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        shown = text_of(screen, "#run-text-body").splitlines()
+        assert shown[0] == f"driver log of Ray job {job_id}"
+        assert shown[-1] == f"run {FINISHED[:12]} finished"
+        assert "epoch 499" in shown
+        assert "epoch 300" not in shown
+
+
+def test_driver_log_says_why_there_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    foreground = driver_log({"host": "box", "pid": 4242, "job_id": None})
+    assert foreground.lines == ()
+    assert foreground.source is None
+    assert "no log kept for this run" in foreground.note
+    assert "pid 4242 on box" in foreground.note
+    assert "no log kept" in driver_log({}).note
+    missing = driver_log({"job_id": "workbench-0123456789ab"})
+    assert missing.lines == ()
+    assert "not on this machine" in missing.note
+    assert str(tmp_path / "ray") in missing.note
+
+
+async def test_k_picks_the_charts_and_remembers_them_for_the_project(
+    app: WorkbenchApp,
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        await pilot.press("k")
+        await pilot.pause()
+        assert isinstance(app.screen, ChartPicker)
+        assert app.screen.query_one(SelectionList).selected == ["auc", "loss"]
+        await pilot.press("down", "space", "escape")  # untick loss
+        await pilot.pause()
+        assert app.screen is screen
+        assert [chart.title for chart in screen.query(Chart)] == ["auc"]
+        assert app.workspace.prefs()[CHART_PREFS] == {"fraud_detection": ["auc"]}
+        await pilot.press("escape")
+        other = RunDetailScreen(BEST)
+        await open_screen(app, pilot, other)
+        assert [chart.title for chart in other.query(Chart)] == ["auc"]
+
+
+async def test_esc_goes_back(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        under = app.screen
+        await open_screen(app, pilot, RunDetailScreen(FINISHED))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is under
+
+
+async def test_an_unknown_run_says_so(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen("ffff0000")
+        await open_screen(app, pilot, screen)
+        assert "no run matches 'ffff0000'" in text_of(screen, "#run-status")
+
+
+async def test_compare_shows_only_the_params_that_differ(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = CompareScreen([SIBLING, BEST])
+        await open_screen(app, pilot, screen)
+        params = text_of(screen, "#compare-params")
+        assert "n_estimators" in params
+        assert "200" in params
+        assert "400" in params
+        assert "max_depth" not in params
+        assert "lr" not in params.split()
+        assert "2 params equal in all runs" in params
+        metrics = text_of(screen, "#compare-metrics")
+        assert "0.941" in metrics
+        assert "0.953" in metrics
+        runs = text_of(screen, "#compare-runs")
+        assert SIBLING[:8] in runs
+        assert BEST[:8] in runs
+
+
+async def test_compare_overlays_one_line_per_run(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = CompareScreen([FINISHED, SIBLING, BEST])
+        await open_screen(app, pilot, screen)
+        charts = list(screen.query(Chart))
+        assert [chart.title for chart in charts] == ["auc", "loss"]
+        for chart in charts:
+            assert [line.name for line in chart.series] == [FINISHED[:8], SIBLING[:8], BEST[:8]]
+            assert len({line.color for line in chart.series}) == 3
+        header = charts[0].render().plain.splitlines()[0]
+        assert all(run[:8] in header for run in (FINISHED, SIBLING, BEST))  # the legend
+
+
+async def test_compare_needs_two_runs(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = CompareScreen([FINISHED])
+        await open_screen(app, pilot, screen)
+        assert "compare needs two or more runs" in text_of(screen, "#compare-runs")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareScreen)
