@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from rich.markup import escape
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -35,6 +36,25 @@ class Freshness(Static):
     Freshness { height: 1; color: $text-muted; padding: 0 1; }
     Freshness.-stale { color: $warning; }
     """
+
+
+class Problem(Static):
+    """In place of a screen's content when it has nothing to show: what is wrong, what to do."""
+
+    DEFAULT_CSS = """
+    Problem { height: auto; margin: 1 2; padding: 1 2; border: heavy $error; }
+    """
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__()
+        self.set_problem(message, hint)
+
+    def set_problem(self, message: str, hint: str) -> None:
+        """Show this error and hint."""
+        text = f"[b]{escape(message)}[/b]"
+        if hint:
+            text += f"\n\nwhat to do: {escape(hint)}"
+        self.update(text)
 
 
 class DataScreen(Screen[None], Generic[T]):
@@ -105,6 +125,8 @@ class DataScreen(Screen[None], Generic[T]):
         self.app.call_from_thread(self._fetched, data)
 
     def _fetched(self, data: T) -> None:
+        for problem in self.query(Problem):
+            problem.remove()
         self.data = data
         self.loaded_at = self.workspace.now()
         self.show(data)
@@ -122,8 +144,16 @@ class DataScreen(Screen[None], Generic[T]):
             self.show_problem(message, hint)
 
     def show_problem(self, message: str, hint: str) -> None:
-        """With nothing to show, say what is wrong and what to do, in place of the content."""
-        self.notify(f"{message}\n{hint}", severity="error")
+        """With nothing to show, say what is wrong and what to do, above the (empty) content."""
+        found = self.query(Problem)
+        if found:
+            found.first().set_problem(message, hint)
+            return
+        anchors = self.query(Freshness)
+        if anchors:
+            self.mount(Problem(message, hint), after=anchors.first())
+        else:
+            self.mount(Problem(message, hint))
 
     def _set_freshness(self, text: str, *, stale: bool) -> None:
         if not stale:
