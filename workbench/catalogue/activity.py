@@ -137,6 +137,16 @@ class ActivityLedger:
         ).to_pylist()
         return [ProjectRecord(row["name"], row["root"], row["created_at"]) for row in rows]
 
+    def project_dirs(self, limit: int = 20) -> list[str]:
+        """Folders runs were launched from (their `project_dir` tag), most recently used first."""
+        rows = self.backend.query(
+            "SELECT t.value AS project_dir FROM tags t JOIN runs r ON r.run_id = t.run_id "
+            "WHERE t.key = 'project_dir' AND t.value IS NOT NULL "
+            "GROUP BY t.value ORDER BY max(r.created_at) DESC LIMIT ?",
+            (limit,),
+        ).to_pylist()
+        return [str(row["project_dir"]) for row in rows]
+
     def _with_steps(self, rows: list[dict[str, Any]]) -> list[ActiveRun]:
         if not rows:
             return []

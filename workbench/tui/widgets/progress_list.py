@@ -65,8 +65,8 @@ class RunProgressList(Static):
 class StepProgressList(Static):
     """One run's steps in spec order: done, running, or still to come, with their timings."""
 
-    def show_steps(self, run: RunProgress, planned: Sequence[str]) -> None:
-        """Draw `run`'s steps; `planned` names the spec's steps so pending ones show too."""
+    def show_steps(self, run: RunProgress, planned: Sequence[str], note: str = "") -> None:
+        """Draw `run`'s steps (`planned`: the spec's, so pending ones show too), then `note`."""
         recorded = {step.step: step for step in run.steps}
         names = list(planned) + [name for name in recorded if name not in planned]
         lines = [
@@ -90,4 +90,6 @@ class StepProgressList(Static):
             )
             how = "cached" if step.cached else step.status
             lines.append(Text.assemble((f"  {mark} {name:<14}", style), f" {how:<10} {took}"))
+        if note:
+            lines.append(Text(note, style="dim"))
         self.update(Text("\n").join(lines))
