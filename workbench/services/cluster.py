@@ -17,6 +17,7 @@ __all__ = [
     "NO_CLUSTER_HINT",
     "ClusterProfile",
     "ClusterStatus",
+    "NodeInfo",
     "down",
     "saved_status",
     "status",
@@ -24,6 +25,28 @@ __all__ = [
 ]
 
 NO_CLUSTER_HINT = "no saved cluster: commands start an embedded Ray"
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One Ray node as Ray reports it: name, liveness and the resources it offers."""
+
+    name: str
+    alive: bool
+    cpus: float
+    memory_bytes: float
+    gpus: float
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> NodeInfo:
+        """A node from `cluster status --json`'s `node_details`."""
+        return cls(
+            name=str(document["name"]),
+            alive=bool(document["alive"]),
+            cpus=float(document["cpus"]),
+            memory_bytes=float(document["memory_bytes"]),
+            gpus=float(document["gpus"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -35,6 +58,7 @@ class ClusterStatus:
     nodes: tuple[str, ...] = ()
     resources: Mapping[str, float] = field(default_factory=dict)
     hint: str = ""
+    node_details: tuple[NodeInfo, ...] = ()
 
     @property
     def mode(self) -> str:
@@ -50,6 +74,7 @@ class ClusterStatus:
         if self.up:
             document["nodes"] = list(self.nodes)
             document["resources"] = dict(self.resources)
+            document["node_details"] = [asdict(node) for node in self.node_details]
         return document
 
 
@@ -76,7 +101,27 @@ def status(settings: Settings) -> ClusterStatus:
         up=True,
         nodes=tuple(connection.nodes),
         resources=dict(connection.resources),
+        node_details=_node_details(),
     )
+
+
+def _node_details() -> tuple[NodeInfo, ...]:
+    """Every node Ray knows, with its resources; only called once `connect` has joined Ray."""
+    import ray  # deferred: importing this module must not load Ray (the TUI imports it)
+
+    details = []
+    for node in ray.nodes():
+        resources = node.get("Resources") or {}
+        details.append(
+            NodeInfo(
+                name=str(node.get("NodeManagerHostname") or node.get("NodeID")),
+                alive=bool(node.get("Alive")),
+                cpus=float(resources.get("CPU", 0.0)),
+                memory_bytes=float(resources.get("memory", 0.0)),
+                gpus=float(resources.get("GPU", 0.0)),
+            )
+        )
+    return tuple(sorted(details, key=lambda n: (not n.alive, n.name)))
 
 
 def saved_status(settings: Settings) -> ClusterStatus:

@@ -1,25 +1,194 @@
-"""The Cluster screen (being built: see issue 10)."""
+"""Cluster (c): the saved local head, its nodes as Ray reports them, the catalogue file.
+
+Not live on a fast timer: reading the nodes runs a child `workbench cluster status`, which
+joins the cluster and costs seconds. It reloads when shown and on `R`. `u` starts a local
+head and `D` stops it, each after a confirmation, in a child process.
+"""
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
+from workbench.services.cluster_report import (
+    ClusterReport,
+    cluster_report,
+    start_local_head,
+    stop_local_head,
+)
 from workbench.tui.screens.base import DataScreen, Freshness
+from workbench.tui.widgets.confirm import ConfirmDialog
 from workbench.tui.widgets.topbar import TopBar
 
 
-class ClusterScreen(DataScreen[None]):
-    """Cluster."""
+def human_bytes(size: float | None) -> str:
+    """`1.5 GiB`, `12.0 KiB`, `512 B`; a dash for unknown."""
+    if size is None:
+        return "-"
+    if size < 1024:
+        return f"{size:.0f} B"
+    value, units = size / 1024, ["KiB", "MiB", "GiB", "TiB"]
+    while value >= 1024 and len(units) > 1:
+        value, units = value / 1024, units[1:]
+    return f"{value:.1f} {units[0]}"
+
+
+class ClusterScreen(DataScreen[ClusterReport]):
+    """The local head and its nodes on the left, the catalogue file and its owner on the right."""
+
+    DEFAULT_CSS = """
+    ClusterScreen #cluster-top { height: auto; }
+    ClusterScreen #head { width: 1fr; height: auto; min-height: 8; }
+    ClusterScreen #catalogue { width: 1fr; height: auto; min-height: 8; }
+    ClusterScreen #nodes { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("u", "cluster_up", "Start head"),
+        Binding("D", "cluster_down", "Stop head"),
+    ]
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("Start local cluster", "start a local Ray head (cluster up)", "cluster_up"),
+        ("Stop local cluster", "stop the local Ray head (cluster down)", "cluster_down"),
+        ("Refresh cluster", "read the cluster's nodes and the catalogue again", "reload"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield TopBar("Cluster")
         yield Freshness()
-        yield Static("Cluster", classes="panel")
+        with Horizontal(id="cluster-top"):
+            yield _panel("head", "Local head")
+            yield _panel("catalogue", "Catalogue")
+        yield _panel("nodes", "Nodes (as Ray reports them)")
         yield Footer()
 
-    def fetch(self) -> None:
-        return None
+    def fetch(self) -> ClusterReport:
+        return cluster_report(self.workspace.settings)
 
-    def show(self, data: None) -> None:
-        pass
+    def show(self, data: ClusterReport) -> None:
+        self.query_one("#head", Static).update(_head_text(data))
+        self.query_one("#catalogue", Static).update(_catalogue_text(data))
+        self.query_one("#nodes", Static).update(_nodes(data))
+
+    def show_problem(self, message: str, hint: str) -> None:
+        self.query_one("#head", Static).update(Text(f"{message}\n{hint}", style="red"))
+
+    def action_cluster_up(self) -> None:
+        """Start a local head after a confirmation (u)."""
+        if self.data is not None and self.data.status.up:
+            self.notify("a local head is already up; D stops it", severity="warning")
+            return
+
+        def start_if(yes: bool | None) -> None:
+            if yes:
+                self.notify("starting a local Ray head ...", timeout=4)
+                self.run_service("cluster up", start_local_head, self.workspace.settings)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Start a local Ray head?",
+                "`workbench cluster up`: a head on 127.0.0.1 with token auth, all cores; "
+                "runs and serve then use it instead of an embedded Ray.",
+                "Start",
+            ),
+            start_if,
+        )
+
+    def action_cluster_down(self) -> None:
+        """Stop the local head after a confirmation (D)."""
+        if self.data is not None and self.data.status.profile is None:
+            self.notify("no local head is saved: nothing to stop", severity="warning")
+            return
+
+        def stop_if(yes: bool | None) -> None:
+            if yes:
+                self.run_service("cluster down", stop_local_head, self.workspace.settings)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Stop the local Ray head?",
+                "`workbench cluster down`: runs and deployments on it stop; the catalogue stays.",
+                "Stop",
+            ),
+            stop_if,
+        )
+
+    def action_done(self, title: str, outcome: Any) -> None:
+        if title == "cluster up":
+            outcome = f"cluster up at {outcome.address} ({outcome.cpus} CPU, {outcome.gpus} GPU)"
+        super().action_done(title, outcome)
+
+
+def _panel(panel_id: str, title: str) -> Static:
+    panel = Static("reading ...", id=panel_id, classes="panel")
+    panel.border_title = title
+    return panel
+
+
+def _head_text(data: ClusterReport) -> Text:
+    profile = data.status.profile
+    ray = f"Ray {data.ray_version}" if data.ray_version else "Ray is not installed"
+    if profile is None:
+        return Text.assemble(
+            ("no cluster: offline\n", "bold yellow"),
+            "workbench commands start an embedded Ray for their own length.\n",
+            ("u", "bold"),
+            " starts a local head.\n",
+            (ray, "dim"),
+        )
+    state = ("up", "bold green") if data.status.up else ("DOWN", "bold red")
+    text = Text.assemble(
+        "state      ", state, "\n",
+        f"address    {profile.address}\n",
+        f"dashboard  {profile.dashboard_url}\n",
+        f"offers     {profile.cpus} CPU, {profile.gpus} GPU (as started)\n",
+        f"started    {profile.started_at}\n",
+        (ray, "dim"),
+    )  # fmt: skip
+    if data.problem:
+        text.append(f"\nnodes unreadable: {data.problem}", style="red")
+    return text
+
+
+def _catalogue_text(data: ClusterReport) -> Text:
+    catalogue = data.catalogue
+    text = Text.assemble(
+        "file   ",
+        (str(catalogue.path), "bold"),
+        "\n",
+        f"size   {human_bytes(catalogue.size_bytes)}",
+        f"   WAL {human_bytes(catalogue.wal_bytes)}\n" if catalogue.wal_bytes else "   no WAL\n",
+    )
+    owner = data.owner
+    if owner is None:
+        text.append("owner  none: each command opens the file for its own length", style="dim")
+    else:
+        where = f"socket {owner.socket}" if owner.socket else f"Ray {owner.address}"
+        text.append(f"owner  pid {owner.pid} on {owner.host}\n       {where}")
+    return text
+
+
+def _nodes(data: ClusterReport) -> Table | Text:
+    if data.status.profile is None:
+        return Text("no cluster: offline. Press u to start a local head.", style="dim")
+    if not data.status.up:
+        return Text("the saved head is down: u starts a new one, D forgets it.", style="yellow")
+    if not data.nodes:
+        return Text(data.problem or "Ray reported no nodes", style="yellow")
+    table = Table(box=None, expand=True, header_style="bold")
+    for column in ("node", "alive", "CPU", "memory", "GPU"):
+        table.add_column(column, justify="left" if column == "node" else "right")
+    for node in data.nodes:
+        table.add_row(
+            node.name,
+            "yes" if node.alive else "no",
+            f"{node.cpus:g}",
+            human_bytes(node.memory_bytes),
+            f"{node.gpus:g}" if node.gpus else "none",
+        )
+    return table

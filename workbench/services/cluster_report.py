@@ -1,0 +1,145 @@
+"""What the TUI's Cluster screen shows, and its start/stop actions, without joining Ray.
+
+Everything that needs Ray runs in a child `workbench cluster ...` (a Ray driver is ended
+with its cluster; the app must outlive it). The rest is read from files: the saved
+profile, the catalogue file and its WAL, the owner file.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.settings import Settings
+from workbench.owner import read_owner_file
+from workbench.services.child import child_env, run_json, workbench_command
+from workbench.services.cluster import ClusterProfile, ClusterStatus, NodeInfo, saved_status
+
+STATUS_TIMEOUT_S = 60.0
+"""A child `cluster status` joins the cluster: seconds, not minutes."""
+DOWN_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class CatalogueFile:
+    """Where the catalogue lives and how big it and its write-ahead log are (None: no file)."""
+
+    path: Path
+    size_bytes: int | None
+    wal_bytes: int | None
+
+
+@dataclass(frozen=True)
+class OwnerInfo:
+    """The process holding the catalogue for a cluster or an embedded run, from its owner file."""
+
+    pid: int | None
+    host: str
+    address: str
+    socket: str | None
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """The saved cluster and (when up) its nodes, Ray's version, the catalogue and its owner.
+
+    `problem` says why the nodes could not be read from a cluster that looks up.
+    """
+
+    status: ClusterStatus
+    nodes: tuple[NodeInfo, ...]
+    ray_version: str | None
+    catalogue: CatalogueFile
+    owner: OwnerInfo | None
+    problem: str = ""
+
+
+def cluster_report(settings: Settings) -> ClusterReport:
+    """Read the Cluster screen's data; a live head is asked for its nodes through a child."""
+    status = saved_status(settings)
+    nodes: tuple[NodeInfo, ...] = ()
+    problem = ""
+    if status.up:
+        try:
+            document = run_json(settings, "cluster", "status", timeout_s=STATUS_TIMEOUT_S)
+        except WorkbenchError as error:
+            problem = f"{error.message} ({error.hint})" if error.hint else error.message
+        else:
+            nodes = tuple(NodeInfo.from_json(n) for n in document.get("node_details", []))
+            status = ClusterStatus(
+                profile=status.profile,
+                up=bool(document.get("up")),
+                nodes=tuple(document.get("nodes", [])),
+                resources={k: float(v) for k, v in document.get("resources", {}).items()},
+                node_details=nodes,
+            )
+    return ClusterReport(
+        status=status,
+        nodes=nodes,
+        ray_version=_ray_version(),
+        catalogue=_catalogue_file(settings.catalogue_path),
+        owner=_owner(settings),
+        problem=problem,
+    )
+
+
+def start_local_head(settings: Settings) -> ClusterProfile:
+    """`workbench cluster up` in a child: a local head that outlives this process."""
+    return ClusterProfile(**run_json(settings, "cluster", "up"))
+
+
+def stop_local_head(settings: Settings) -> str:
+    """`workbench cluster down` in a child; what it said (`cluster at ... stopped`)."""
+    try:
+        done = subprocess.run(
+            workbench_command("cluster", "down"),
+            env=child_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=DOWN_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise WorkbenchError(
+            f"`workbench cluster down` did not finish within {DOWN_TIMEOUT_S:.0f} s",
+            "run it in a terminal to see where it waits",
+        ) from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise WorkbenchError(lines[-1] if lines else "`workbench cluster down` failed")
+    return done.stdout.strip() or "cluster stopped"
+
+
+def _ray_version() -> str | None:
+    """Ray's installed version, from its package metadata: importing Ray costs seconds."""
+    try:
+        return metadata.version("ray")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _catalogue_file(path: Path) -> CatalogueFile:
+    return CatalogueFile(path, _size(path), _size(path.with_name(path.name + ".wal")))
+
+
+def _owner(settings: Settings) -> OwnerInfo | None:
+    info = read_owner_file(settings)
+    if info is None:
+        return None
+    pid = info.get("pid")
+    return OwnerInfo(
+        pid=int(pid) if isinstance(pid, int) else None,
+        host=str(info.get("host", "")),
+        address=str(info.get("address", "")),
+        socket=str(info["socket"]) if info.get("socket") else None,
+    )
