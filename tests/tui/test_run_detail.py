@@ -282,3 +282,21 @@ async def test_compare_needs_two_runs(app: WorkbenchApp) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_compare_across_projects_names_each_project(app: WorkbenchApp) -> None:
+    maintenance = RUNS[3][0]  # predictive_maintenance: epochs, hidden, lr
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = CompareScreen([FINISHED, maintenance])
+        await open_screen(app, pilot, screen)
+        runs = text_of(screen, "#compare-runs")
+        assert "fraud_detection" in runs
+        assert "predictive_maintenance" in runs
+        rows = {
+            line.split()[0]: line.split()[1:]
+            for line in text_of(screen, "#compare-params").splitlines()
+            if line.strip()
+        }
+        assert rows["epochs"] == ["-", "10"]  # a param one run lacks differs
+        assert rows["lr"] == ["0.1", "0.001"]
+        assert "0 params equal in all runs" in text_of(screen, "#compare-params")

@@ -121,16 +121,22 @@ class CompareScreen(DataScreen[RunComparison]):
     # -- drawing ----------------------------------------------------------------------------
 
     def _runs(self, data: RunComparison) -> Table:
+        projects = sorted({run.project for run in data.runs})
+        self.query_one("#compare-runs").border_title = (
+            f"Runs · {projects[0]}" if len(projects) == 1 else "Runs"
+        )
         table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
-        for column in ("run", "status", "took", "project"):
+        for column in ("run", "status", "took"):
             table.add_column(column, no_wrap=True)
+        if len(projects) > 1:
+            table.add_column("project", no_wrap=True, overflow="ellipsis")
         for index, run in enumerate(data.runs):
-            table.add_row(
+            cells: list[Text | str] = [
                 Text(f"■ {short_id(run)}", style=rich_color(series_color(index))),
                 status_text(run.status),
                 duration_text(run.duration_s),
-                run.project,
-            )
+            ]
+            table.add_row(*cells, *([run.project] if len(projects) > 1 else []))
         return table
 
     def _header(self, data: RunComparison, first: str) -> Table:

@@ -73,7 +73,7 @@ def render_chart(
         figure.label(x_label, axis="x")
     if y_label:
         figure.label(y_label, axis="y")
-    return str(figure.build().string(colorless=False))
+    return str(figure.build().string(colorless=False)).removesuffix("\n")
 
 
 def chart_header(title: str, series: Sequence[Series]) -> Text:
