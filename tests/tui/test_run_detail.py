@@ -11,13 +11,14 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import SelectionList, Static
 
-from tests.tui.catalogue_fixture import RUNS, TRACEBACK
+from tests.tui.catalogue_fixture import NOW, RUNS, TRACEBACK
 from tests.tui.running_fixture import keep_running_runs_alive
 from workbench.catalogue.pipelines import PipelineLedger
-from workbench.core.settings import Settings
+from workbench.core.settings import Settings, load_settings
 from workbench.owner import open_catalogue
 from workbench.services.runs import driver_log
-from workbench.tui.app import WorkbenchApp
+from workbench.tui.app import WorkbenchApp, make_app
+from workbench.tui.context import Workspace
 from workbench.tui.screens.base import DataScreen
 from workbench.tui.screens.compare import CompareScreen
 from workbench.tui.screens.run_detail import CHART_PREFS, RunDetailScreen
@@ -300,3 +301,28 @@ async def test_compare_across_projects_names_each_project(app: WorkbenchApp) -> 
         assert rows["epochs"] == ["-", "10"]  # a param one run lacks differs
         assert rows["lr"] == ["0.1", "0.001"]
         assert "0 params equal in all runs" in text_of(screen, "#compare-params")
+
+
+RUNNING = RUNS[5][0]  # predictive_maintenance, running, 6 epochs logged
+
+
+async def test_a_running_run_is_live_and_a_finished_one_stops_polling(fixed_home: Path) -> None:
+    settings = load_settings(fixed_home)
+    live = make_app(Workspace(settings, now=lambda: NOW, refresh_s=0.1, live=True))
+    async with live.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(RUNNING)
+        await open_screen(live, pilot, screen)
+        assert "running for 10m00s" in text_of(screen, "#run-status")
+        with open_catalogue(settings) as catalogue:
+            catalogue.log_metric(RUNNING, "auc", 0.875, step=7)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            points = screen.query(Chart).first().series[0].points
+            if len(points) == 7:
+                break
+        assert points[-1] == (7, 0.875)
+        await pilot.press("escape")
+        finished = RunDetailScreen(FINISHED)
+        await open_screen(live, pilot, finished)
+        assert finished.loaded_at is not None
+        assert finished._timer is None  # a finished run will not change: no polling
