@@ -21,7 +21,7 @@ from workbench.tui.screens.models import ModelCardScreen, ModelsScreen
 from workbench.tui.widgets.alias_dialog import AliasDialog
 
 
-async def until(pilot: Pilot[Any], condition: Any, what: str, tries: int = 200) -> None:
+async def until(pilot: Pilot[Any], condition: Any, what: str, tries: int = 500) -> None:
     """Wait (bounded) until `condition()` holds."""
     for _ in range(tries):
         if condition():

@@ -26,8 +26,11 @@ from workbench.tui.widgets.topbar import TopBar
 
 WINDOW_MINUTES = 10
 BUCKET_S = 10
-_VERSION_COLUMNS = ("VERSION", "ROLE", "TRAFFIC", "SERVED", "REQUESTS", "QPS",
-                    "P50 MS", "P95 MS", "P99 MS", "5XX", "4XX")  # fmt: skip
+# (header, width): fixed widths, so a header never lags behind rows that widen a column.
+_DEPLOYMENT_COLUMNS = (("NAME", 14), ("STATUS", 8), ("VERSIONS", 38), ("REPLICAS", 8), ("URL", 34))
+_VERSION_COLUMNS = (("VERSION", 7), ("ROLE", 7), ("TRAFFIC", 7), ("SERVED", 6), ("REQUESTS", 8),
+                    ("QPS", 6), ("P50 MS", 6), ("P95 MS", 6), ("P99 MS", 6), ("5XX", 6),
+                    ("4XX", 4))  # fmt: skip
 
 
 class DeploymentsScreen(DataScreen[list[DeploymentHealth]]):
@@ -70,10 +73,11 @@ class DeploymentsScreen(DataScreen[list[DeploymentHealth]]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#deployments", DataTable).add_columns(
-            "NAME", "STATUS", "VERSIONS", "REPLICAS", "URL"
-        )
-        self.query_one("#figures", DataTable).add_columns(*_VERSION_COLUMNS)
+        for table_id, columns in (("#deployments", _DEPLOYMENT_COLUMNS),
+                                  ("#figures", _VERSION_COLUMNS)):  # fmt: skip
+            table = self.query_one(table_id, DataTable)
+            for header, width in columns:
+                table.add_column(header, width=width)
 
     def fetch(self) -> list[DeploymentHealth]:
         return deployments_health(

@@ -22,7 +22,11 @@ from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.alias_dialog import GATED_ALIAS, AliasAnswer, AliasDialog
 from workbench.tui.widgets.topbar import TopBar
 
-_VERSION_COLUMNS = ("VERSION", "ALIASES", "GATE", "SHA256", "SOURCE RUN", "CREATED")
+_GATE_WIDTH = 34
+# (header, width): fixed widths, so a header never lags behind rows that widen a column.
+_MODEL_COLUMNS = (("MODEL", 24), ("VERSIONS", 8), ("LATEST", 6), ("ALIASES", 30), ("UPDATED", 16))
+_VERSION_COLUMNS = (("VERSION", 7), ("ALIASES", 18), ("GATE", _GATE_WIDTH), ("SHA256", 12),
+                    ("SOURCE RUN", 10), ("CREATED", 16))  # fmt: skip
 
 
 class ModelsScreen(DataScreen[list[RegisteredModel]]):
@@ -66,10 +70,10 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#models", DataTable).add_columns(
-            "MODEL", "VERSIONS", "LATEST", "ALIASES", "UPDATED"
-        )
-        self.query_one("#versions", DataTable).add_columns(*_VERSION_COLUMNS)
+        for table_id, columns in (("#models", _MODEL_COLUMNS), ("#versions", _VERSION_COLUMNS)):
+            table = self.query_one(table_id, DataTable)
+            for header, width in columns:
+                table.add_column(header, width=width)
 
     def fetch(self) -> list[RegisteredModel]:
         return model_service.registry(self.workspace.settings)
@@ -252,7 +256,7 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
 def _gate_text(details: ModelDetails) -> str:
     summary = details.gate_summary
     style = "green" if summary == "passed" else "red"
-    return f"[{style}]{summary[:48]}[/]"
+    return f"[{style}]{summary[:_GATE_WIDTH]}[/]"
 
 
 class ModelCardScreen(DataScreen[str]):
