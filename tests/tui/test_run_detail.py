@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,10 @@ from textual.widgets import SelectionList, Static
 from tests.tui.catalogue_fixture import NOW, RUNS, TRACEBACK
 from tests.tui.running_fixture import keep_running_runs_alive
 from workbench.catalogue.pipelines import PipelineLedger
+from workbench.core.entities import Run, RunStatus
 from workbench.core.settings import Settings, load_settings
 from workbench.owner import open_catalogue
-from workbench.services.runs import driver_log
+from workbench.services.runs import run_log
 from workbench.tui.app import WorkbenchApp, make_app
 from workbench.tui.context import Workspace
 from workbench.tui.screens.base import DataScreen
@@ -192,18 +195,40 @@ async def test_a_detached_run_shows_the_tail_of_its_ray_job_log(
         assert "epoch 300" not in shown
 
 
-def test_driver_log_says_why_there_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_log_says_why_there_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
-    foreground = driver_log({"host": "box", "pid": 4242, "job_id": None})
+    settings = Settings(home=tmp_path / "home")
+    run = Run(FINISHED, "fraud_detection", None, RunStatus.FINISHED, 1, datetime(2026, 11, 30, 9))
+    foreground = run_log(settings, run, {"host": "box", "pid": 4242, "job_id": None})
     assert foreground.lines == ()
     assert foreground.source is None
     assert "no log kept for this run" in foreground.note
     assert "pid 4242 on box" in foreground.note
-    assert "no log kept" in driver_log({}).note
-    missing = driver_log({"job_id": "workbench-0123456789ab"})
+    assert "no log kept" in run_log(settings, run, {}).note
+    missing = run_log(settings, run, {"job_id": "workbench-0123456789ab"})
     assert missing.lines == ()
     assert "not on this machine" in missing.note
     assert str(tmp_path / "ray") in missing.note
+
+
+async def test_a_run_launched_from_the_app_shows_its_launch_log(
+    app: WorkbenchApp, fixed_home: Path
+) -> None:
+    logs = fixed_home / "logs"
+    logs.mkdir()
+    created = datetime(2026, 11, 30, 9).replace(tzinfo=UTC).timestamp()
+    for name, run_id, last in (
+        ("run-fraud_detection-20261130T085959000000.log", FINISHED, "registered v1"),
+        ("run-fraud_detection-20261130T091959000000.log", SIBLING, "another run's output"),
+    ):
+        (logs / name).write_text(f"run {run_id[:12]} fraud_detection\nprepare ok\n{last}\n")
+        os.utime(logs / name, (created + 30, created + 30))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        shown = text_of(screen, "#run-text-body").splitlines()
+        assert shown[0] == "output of run-fraud_detection-20261130T085959000000.log"
+        assert shown[1:] == [f"run {FINISHED[:12]} fraud_detection", "prepare ok", "registered v1"]
 
 
 async def test_k_picks_the_charts_and_remembers_them_for_the_project(

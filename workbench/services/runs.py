@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +93,13 @@ def metric_history(settings: Settings, ref: str, key: str) -> tuple[str, pa.Tabl
 
 
 LOG_TAIL_LINES = 200
+LAUNCH_LOGS = "logs"
+"""Under the home: where runs launched from the app write their output (services/projects)."""
+LAUNCH_LOGS_SCANNED = 20
+LAUNCH_LOG_SLACK_S = 60.0
+"""A launch log is written from before its run is created: this much before counts."""
 _LOG_TAIL_BYTES = 256 * 1024
+_LOG_HEAD_BYTES = 8 * 1024
 MetricSeries = dict[str, list[tuple[int, float]]]
 """Metric key -> (step, value) points by step: what a chart draws."""
 
@@ -180,7 +186,7 @@ def run_page(settings: Settings, ref: str, *, log_lines: int = LOG_TAIL_LINES) -
         gate=gate,
         gate_source=gate_source,
         series=series,
-        log=driver_log(driver, log_lines),
+        log=run_log(settings, run, driver, log_lines),
     )
 
 
@@ -200,26 +206,32 @@ def compare_runs(settings: Settings, refs: list[str]) -> RunComparison:
     return RunComparison(runs, series, differing, len(keys) - len(differing))
 
 
-def driver_log(driver: dict[str, Any], lines: int = LOG_TAIL_LINES) -> RunLog:
-    """The tail of the driver output Ray keeps for a run submitted as a job, if it is here.
+def run_log(
+    settings: Settings, run: Run, driver: dict[str, Any], lines: int = LOG_TAIL_LINES
+) -> RunLog:
+    """The tail of a run's driver output, where Workbench or Ray kept one on this machine.
 
-    A run started in the foreground (`workbench run`) printed to its terminal: Workbench
-    keeps no copy of that, and says so rather than show something else.
+    Kept are: the Ray job log of a run submitted with --detach, and the log of a run the
+    TUI launched (its child writes under `home/logs`). A run started in a terminal with
+    `workbench run` printed there: no copy exists, and the note says so.
     """
     job_id = driver.get("job_id")
-    if not job_id:
-        where = f" (pid {driver['pid']} on {driver.get('host', '?')})" if driver.get("pid") else ""
-        return RunLog(
-            (), None, f"no log kept for this run: its driver{where} wrote to the terminal that "
-            "started it; runs submitted with --detach keep one",
-        )  # fmt: skip
-    found = _ray_job_log(str(job_id))
-    if found is None:
-        return RunLog(
-            (), None, f"no log found for Ray job {job_id}: Ray keeps it under "
-            f"{_ray_temp_dir()}/session_*/logs on the head, and it is not on this machine",
-        )  # fmt: skip
-    return RunLog(tuple(_tail(found, lines)), str(found), f"driver log of Ray job {job_id}")
+    if job_id:
+        found = _ray_job_log(str(job_id))
+        if found is None:
+            return RunLog(
+                (), None, f"no log found for Ray job {job_id}: Ray keeps it under "
+                f"{_ray_temp_dir()}/session_*/logs on the head, and it is not on this machine",
+            )  # fmt: skip
+        return RunLog(tuple(_tail(found, lines)), str(found), f"driver log of Ray job {job_id}")
+    launched = _launch_log(settings, run)
+    if launched is not None:
+        return RunLog(tuple(_tail(launched, lines)), str(launched), f"output of {launched.name}")
+    where = f" (pid {driver['pid']} on {driver.get('host', '?')})" if driver.get("pid") else ""
+    return RunLog(
+        (), None, f"no log kept for this run: its driver{where} wrote to the terminal that "
+        "started it; runs submitted with --detach or launched from the app keep one",
+    )  # fmt: skip
 
 
 def _ray_temp_dir() -> Path:
@@ -232,17 +244,48 @@ def _ray_temp_dir() -> Path:
 
 def _tail(path: Path, lines: int) -> list[str]:
     """The last `lines` lines of a text file, reading at most its last 256 KiB."""
-    with path.open("rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - _LOG_TAIL_BYTES))
-        text = handle.read().decode(errors="replace")
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - _LOG_TAIL_BYTES))
+            text = handle.read().decode(errors="replace")
+    except OSError as error:
+        return [f"could not read {path}: {error.strerror or error}"]
     return text.splitlines()[-lines:] if lines > 0 else []
+
+
+def _launch_log(settings: Settings, run: Run) -> Path | None:
+    """The log of the app's launch of `run`: one of the newest `logs/run-<project>-*.log`
+    written since the run was created whose first lines name the run (`run <id12> ...`)."""
+    since = run.created_at.replace(tzinfo=UTC).timestamp() - LAUNCH_LOG_SLACK_S
+    candidates = [
+        (_mtime(path), path)
+        for path in (settings.home / LAUNCH_LOGS).glob(f"run-{run.project}-*.log")
+    ]
+    newest = sorted((c for c in candidates if c[0] >= since), reverse=True)
+    for _, path in newest[:LAUNCH_LOGS_SCANNED]:
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(_LOG_HEAD_BYTES).decode(errors="replace")
+        except OSError:
+            continue
+        if f"run {run.run_id[:12]}" in head:
+            return path
+    return None
 
 
 def _ray_job_log(job_id: str) -> Path | None:
     """The newest `job-driver-<id>.log` in any Ray session on this machine."""
     found = list(_ray_temp_dir().glob(f"session_*/logs/job-driver-{job_id}.log"))
-    return max(found, key=lambda path: path.stat().st_mtime) if found else None
+    return max(found, key=_mtime) if found else None
+
+
+def _mtime(path: Path) -> float:
+    """When a file was last written; 0 for one removed meanwhile."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _gate_of(details: RunDetails) -> tuple[GateResult | None, str]:
