@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import SelectionList, Static
 
@@ -351,3 +352,21 @@ async def test_a_running_run_is_live_and_a_finished_one_stops_polling(fixed_home
         await open_screen(live, pilot, finished)
         assert finished.loaded_at is not None
         assert finished._timer is None  # a finished run will not change: no polling
+
+
+@pytest.mark.parametrize("screen_class", [RunDetailScreen, CompareScreen])
+def test_every_key_is_in_the_palette(screen_class: type[DataScreen[Any]]) -> None:
+    bound = {binding.action for binding in screen_class.BINDINGS if isinstance(binding, Binding)}
+    assert bound <= {action for _, _, action in screen_class.PALETTE} | {"reload"}
+
+
+async def test_the_palette_shows_the_gate(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        commands = app.get_system_commands(app.screen)
+        command = next(c for c in commands if c.title == "Run gate result")
+        app.call_later(command.callback)  # as the palette runs it
+        await pilot.pause()
+        assert screen.panel == "gate"
+        assert screen.query_one("#run-text").border_title == "Register gate"
