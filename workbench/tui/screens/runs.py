@@ -7,7 +7,8 @@ the catalogue file. Reloads keep the filter, the sort, the marks and the cursor'
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -19,6 +20,9 @@ from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.arrow_table import ArrowTable
 from workbench.tui.widgets.column_chooser import ColumnChooser
 from workbench.tui.widgets.topbar import TopBar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 COLUMNS_PREF = "runs.columns"
 """The remembered choice of params/metrics columns."""
@@ -39,7 +43,39 @@ FILTER_PLACEHOLDER = (
 )
 
 
-class RunsScreen(DataScreen[RunTable]):
+@dataclass(frozen=True)
+class RunQuery:
+    """What the table shows: a filter, a sort (column, descending) and the chosen columns."""
+
+    where: str
+    sort: tuple[str, bool] | None
+    columns: tuple[str, ...]
+
+    def rows(self, table: RunTable) -> pa.Table:
+        """The rows of `table` for this query; InvalidInputError when the filter is bad."""
+        sort = "" if self.sort is None else ("-" if self.sort[1] else "") + self.sort[0]
+        return table.select(self.where, sort, self.columns)
+
+
+@dataclass(frozen=True)
+class RunsRead:
+    """A fresh snapshot, plus its rows for the query in force when it was read (None: bad)."""
+
+    table: RunTable
+    query: RunQuery
+    rows: pa.Table | None
+
+
+def default_columns(table: RunTable) -> tuple[str, ...]:
+    """With nothing remembered: the commonest metrics, then the commonest params."""
+    keys = table.keys()
+    return (
+        *(f"metrics.{k}" for k in keys.metrics[:DEFAULT_KEYS]),
+        *(f"params.{k}" for k in keys.params[:DEFAULT_KEYS]),
+    )
+
+
+class RunsScreen(DataScreen[RunsRead]):
     """All runs: `/` filters, `s` or a header click sorts, space marks, `C` compares."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -54,7 +90,6 @@ class RunsScreen(DataScreen[RunTable]):
     RunsScreen #filter-error { height: auto; color: $error; padding: 0 1; display: none; }
     RunsScreen #filter-error.-shown { display: block; }
     RunsScreen #summary { height: 1; color: $text-muted; padding: 0 1; }
-    RunsScreen #summary.-problem { color: $error; height: auto; }
     """
     LIVE = True
     PALETTE: ClassVar[list[tuple[str, str, str]]] = [
@@ -96,39 +131,48 @@ class RunsScreen(DataScreen[RunTable]):
 
     # -- data ---------------------------------------------------------------------------------
 
-    def fetch(self) -> RunTable:
-        return load_run_table(self.workspace.settings, now=self.workspace.now())
+    def fetch(self) -> RunsRead:
+        # The rows for the current query are selected here too, off the UI thread; `show`
+        # uses them unless the user changed the query meanwhile.
+        table = load_run_table(self.workspace.settings, now=self.workspace.now())
+        query = RunQuery(self.where, self.sort, self.columns or default_columns(table))
+        try:
+            rows: pa.Table | None = query.rows(table)
+        except WorkbenchError:
+            rows = None
+        return RunsRead(table, query, rows)
 
-    def show(self, data: RunTable) -> None:
-        previous, self._snapshot = self._snapshot, data
+    def show(self, data: RunsRead) -> None:
+        previous, self._snapshot = self._snapshot, data.table
         if self.columns is None:
-            keys = data.keys()
-            self.columns = (
-                *(f"metrics.{k}" for k in keys.metrics[:DEFAULT_KEYS]),
-                *(f"params.{k}" for k in keys.params[:DEFAULT_KEYS]),
-            )
-        self.apply()
+            self.columns = data.query.columns
+        if data.rows is not None and data.query == self.current_query:
+            self._show_rows(data.rows)
+        else:
+            self.apply()
         if previous is not None:
             previous.close()
 
-    def show_problem(self, message: str, hint: str) -> None:
-        summary = self.query_one("#summary", Static)
-        summary.update(f"{message}\n{hint}" if hint else message)
-        summary.add_class("-problem")
+    @property
+    def current_query(self) -> RunQuery:
+        """The filter, sort and columns in force."""
+        return RunQuery(self.where, self.sort, self.columns or ())
 
     def apply(self) -> None:
         """Query the snapshot with the filter, sort and columns; a bad filter changes nothing."""
         if self._snapshot is None:
             return
-        sort = "" if self.sort is None else ("-" if self.sort[1] else "") + self.sort[0]
         error = self.query_one("#filter-error", Static)
         try:
-            rows = self._snapshot.select(self.where, sort, self.columns or ())
+            rows = self.current_query.rows(self._snapshot)
         except WorkbenchError as problem:
             error.update(f"{problem.message}\n{problem.hint}" if problem.hint else problem.message)
             error.add_class("-shown")
             return
-        error.remove_class("-shown")
+        self._show_rows(rows)
+
+    def _show_rows(self, rows: pa.Table) -> None:
+        self.query_one("#filter-error", Static).remove_class("-shown")
         self.table.set_table(rows, sort=self.sort)
         self._summarise()
 
@@ -143,9 +187,7 @@ class RunsScreen(DataScreen[RunTable]):
             parts.append(f"{len(self.table.marked)} marked (C compares)")
         if self.sort is not None:
             parts.append(f"sort {self.sort[0]} {'▼' if self.sort[1] else '▲'}")
-        summary = self.query_one("#summary", Static)
-        summary.remove_class("-problem")
-        summary.update(" · ".join(parts))
+        self.query_one("#summary", Static).update(" · ".join(parts))
 
     # -- events -------------------------------------------------------------------------------
 
