@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import statistics
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from tests.conftest import run_cli
+from tests.fixtures.models import holdout_rows, register_fraud, train_fraud_model
 from tests.tui.catalogue_fixture import NOW
 from tests.tui.test_models_screen import type_text, until
+from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.core.errors import WorkbenchError
 from workbench.core.settings import Settings, load_settings
 from workbench.services.models import audit_trail
 from workbench.services.serve import list_deployments
 from workbench.tui import dialogs
-from workbench.tui.app import WorkbenchApp
+from workbench.tui.app import WorkbenchApp, make_app
+from workbench.tui.context import Workspace
 from workbench.tui.screens import deployments as deployments_screen
 from workbench.tui.screens.base import DataScreen
 from workbench.tui.screens.deployments import WINDOW_MINUTES, DeploymentsScreen
@@ -190,3 +199,65 @@ async def test_stop_through_the_real_command_records_the_reason(
         await until(pilot, lambda: "stopped" in str(listing.get_row_at(0)[1]), "the screen", 500)
     newest = audit_trail(settings, limit=1)[0]
     assert (newest.action, newest.reason) == ("deployment.stop", "moved to the new region")
+
+
+@pytest.fixture
+def canary_served(tmp_path: Path, home: Path) -> Iterator[Path]:
+    """fraud v1 with a v2 canary on 30% of traffic, on a `cluster up` cluster in `home`."""
+    settings = load_settings(home)
+    home.mkdir(parents=True)
+    catalogue = Catalogue(DuckDBBackend(settings.catalogue_path))
+    for seed in (7, 9):
+        register_fraud(catalogue, train_fraud_model(tmp_path / f"model-{seed}", seed=seed))
+    catalogue.close()
+    up = run_cli(home, "cluster", "up", "--cpus", "2", "--json")
+    assert up.returncode == 0, up.stderr[-2000:]
+    try:
+        served = run_cli(home, "serve", "fraud:1", "--canary", "fraud:2", "--traffic", "30")
+        assert served.returncode == 0, served.stderr[-3000:]
+        yield tmp_path / "model-7"
+    finally:
+        down = run_cli(home, "cluster", "down")
+        assert down.returncode == 0, down.stderr[-2000:]
+
+
+def _answering_versions(home: Path, model_root: Path, count: int) -> set[str | None]:
+    """Which versions answer `count` real requests to the `fraud` endpoint."""
+    shown = json.loads(run_cli(home, "deployments", "show", "fraud", "--json").stdout)
+    split = json.loads(holdout_rows(model_root, 1).to_json(orient="split", index=False))
+    token = (home / "tokens" / "fraud.token").read_text().strip()
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    answered = set()
+    for _ in range(count):
+        response = requests.post(f"{shown['url']}/invocations", headers=headers, timeout=30,
+                                 data=json.dumps({"dataframe_split": split}))  # fmt: skip
+        assert response.status_code == 200, response.text
+        answered.add(response.headers.get("x-workbench-model-version"))
+    return answered
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+async def test_rolling_back_a_real_canary_from_the_screen(canary_served: Path, home: Path) -> None:
+    settings = load_settings(home)
+    assert _answering_versions(home, canary_served, 40) == {"1", "2"}
+    app = make_app(Workspace(settings, live=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deployments(pilot, app)
+        listing = screen.query_one("#deployments", DataTable)
+        assert "v2 canary 30%" in str(listing.get_row_at(0)[2])
+        await pilot.press("B")
+        await type_text(pilot, "canary p95 too high")
+        await pilot.press("enter")
+        deadline = time.monotonic() + 240
+        while list_deployments(settings)[0].spec.canary is not None:
+            assert time.monotonic() < deadline, "the canary was not rolled back in 240 s"
+            await asyncio.sleep(1.0)  # a child `workbench deployments rollback` is at work
+        await until(pilot, lambda: "canary" not in str(listing.get_row_at(0)[2]), "the screen")
+    spec = list_deployments(settings)[0].spec
+    assert [(v.version, v.role) for v in spec.versions] == [(1, "primary")]
+    shown = json.loads(run_cli(home, "deployments", "show", "fraud", "--json").stdout)
+    assert shown["serve"]["status"] == "RUNNING"
+    assert _answering_versions(home, canary_served, 20) == {"1"}  # Serve sends all to v1
+    rollback = audit_trail(settings, limit=1)[0]
+    assert (rollback.action, rollback.reason) == ("deployment.rollback", "canary p95 too high")

@@ -81,6 +81,7 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
     def show(self, data: list[RegisteredModel]) -> None:
         table = self.query_one("#models", DataTable)
         table.clear()
+        table.border_title = "Models" if data else "Models: none registered yet"
         for found in data:
             aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(found.aliases.items()))
             newest = found.versions[0].version if found.versions else None
