@@ -370,3 +370,11 @@ async def test_the_palette_shows_the_gate(app: WorkbenchApp) -> None:
         await pilot.pause()
         assert screen.panel == "gate"
         assert screen.query_one("#run-text").border_title == "Register gate"
+
+
+async def test_a_garbled_chart_choice_falls_back_to_the_first_keys(app: WorkbenchApp) -> None:
+    app.workspace.remember(CHART_PREFS, {"fraud_detection": "auc", "other": ["x"]})
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        assert [chart.title for chart in screen.query(Chart)] == ["auc", "loss"]

@@ -18,9 +18,9 @@ from workbench.core.entities import Run
 from workbench.services.runs import RunComparison, compare_runs
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.screens.run_detail import (
-    CHART_PREFS,
     default_charts,
     duration_text,
+    remembered_charts,
     status_text,
     value_text,
 )
@@ -91,8 +91,8 @@ class CompareScreen(DataScreen[RunComparison]):
         self.query_one("#compare-params", Static).update(self._params(data))
         self.query_one("#compare-metrics", Static).update(self._metrics(data))
         if self.chart_keys is None:
-            remembered = self.workspace.prefs().get(CHART_PREFS, {}).get(data.runs[0].project, [])
-            self.chart_keys = default_charts(data.metric_keys, list(remembered))
+            remembered = remembered_charts(self.workspace).get(data.runs[0].project, [])
+            self.chart_keys = default_charts(data.metric_keys, remembered)
         self._draw_charts(data)
 
     def show_problem(self, message: str, hint: str) -> None:

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Static
 
 from workbench.core.entities import Run, RunStatus
 from workbench.services.runs import MetricSeries, RunPage, run_page
+from workbench.tui.context import Workspace
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.chart import Chart, ChartPicker, Series
 from workbench.tui.widgets.topbar import TopBar
@@ -74,6 +75,18 @@ def facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
     for label, value in rows:
         table.add_row(label, value)
     return table
+
+
+def remembered_charts(workspace: Workspace) -> dict[str, list[str]]:
+    """Chart keys chosen per project; whatever else a hand-edited prefs file holds is ignored."""
+    saved = workspace.prefs().get(CHART_PREFS)
+    if not isinstance(saved, dict):
+        return {}
+    return {
+        str(project): [str(key) for key in keys]
+        for project, keys in saved.items()
+        if isinstance(keys, list)
+    }
 
 
 def default_charts(keys: list[str], remembered: list[str]) -> list[str]:
@@ -162,8 +175,8 @@ class RunDetailScreen(DataScreen[RunPage]):
         self.query_one("#run-steps", Static).update(self._steps(data))
         self.query_one("#run-lineage", Static).update(self._lineage(run))
         if self.chart_keys is None:
-            remembered = self.workspace.prefs().get(CHART_PREFS, {}).get(run.project, [])
-            self.chart_keys = default_charts(sorted(data.series), list(remembered))
+            remembered = remembered_charts(self.workspace).get(run.project, [])
+            self.chart_keys = default_charts(sorted(data.series), remembered)
         self._draw_charts(data.series)
         if self.panel is None:
             self.panel = "traceback" if data.details.traceback else "log"
@@ -206,9 +219,7 @@ class RunDetailScreen(DataScreen[RunPage]):
         if chosen is None or self.data is None:
             return
         self.chart_keys = chosen
-        remembered = dict(self.workspace.prefs().get(CHART_PREFS, {}))
-        remembered[project] = chosen
-        self.workspace.remember(CHART_PREFS, remembered)
+        self.workspace.remember(CHART_PREFS, {**remembered_charts(self.workspace), project: chosen})
         self._draw_charts(self.data.series)
 
     # -- drawing ----------------------------------------------------------------------------
