@@ -2,7 +2,8 @@
 
 Everything that needs Ray runs in a child `workbench cluster ...` (a Ray driver is ended
 with its cluster; the app must outlive it). The rest is read from files: the saved
-profile, the catalogue file and its WAL, the owner file.
+profile, the catalogue file and its WAL, the owner file; the catalogue is opened briefly
+to say whether it can be read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.settings import Settings
-from workbench.owner import read_owner_file
+from workbench.owner import open_catalogue, read_owner_file
 from workbench.services.child import child_env, run_json, workbench_command
 from workbench.services.cluster import ClusterProfile, ClusterStatus, NodeInfo, saved_status
 
@@ -25,11 +26,14 @@ DOWN_TIMEOUT_S = 120.0
 
 @dataclass(frozen=True)
 class CatalogueFile:
-    """Where the catalogue lives and how big it and its write-ahead log are (None: no file)."""
+    """Where the catalogue lives, how big it and its write-ahead log are (None: no file), and
+    why it cannot be opened (corrupt, newer, locked), with what to do, if it cannot."""
 
     path: Path
     size_bytes: int | None
     wal_bytes: int | None
+    problem: str = ""
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ def cluster_report(settings: Settings) -> ClusterReport:
         status=status,
         nodes=nodes,
         ray_version=_ray_version(),
-        catalogue=_catalogue_file(settings.catalogue_path),
+        catalogue=_catalogue_file(settings),
         owner=_owner(settings),
         problem=problem,
     )
@@ -128,8 +132,17 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def _catalogue_file(path: Path) -> CatalogueFile:
-    return CatalogueFile(path, _size(path), _size(path.with_name(path.name + ".wal")))
+def _catalogue_file(settings: Settings) -> CatalogueFile:
+    path = settings.catalogue_path
+    size, wal = _size(path), _size(path.with_name(path.name + ".wal"))
+    if size is None:
+        return CatalogueFile(path, size, wal)  # not created yet: opening it would create it
+    try:
+        with open_catalogue(settings):
+            pass
+    except WorkbenchError as error:
+        return CatalogueFile(path, size, wal, error.message, error.hint)
+    return CatalogueFile(path, size, wal)
 
 
 def _owner(settings: Settings) -> OwnerInfo | None:

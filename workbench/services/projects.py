@@ -49,10 +49,12 @@ class ProjectEntry:
 
 @dataclass(frozen=True)
 class ProjectList:
-    """Projects found and recent; `recent_problem` says why the catalogue could not be read."""
+    """Projects found and recent; `recent_problem` (and its hint) says why the catalogue could
+    not be read for the recent ones."""
 
     projects: tuple[ProjectEntry, ...]
     recent_problem: str = ""
+    recent_hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,18 +87,18 @@ def list_projects(settings: Settings, roots: Sequence[Path]) -> ProjectList:
         for folder in _spec_folders(root):
             shown = folder.relative_to(root).as_posix() if folder != root else "."
             entries.setdefault(folder, _entry(folder, shown, "found"))
-    recent_problem = ""
+    recent_problem = recent_hint = ""
     try:
         with open_catalogue(settings) as catalogue:
             ledger = ActivityLedger(catalogue)
             recent = ledger.project_dirs() + [p.root for p in ledger.projects() if p.root]
     except WorkbenchError as error:
-        recent, recent_problem = [], error.message
+        recent, recent_problem, recent_hint = [], error.message, error.hint
     for text in recent:
         folder = Path(text)
         if folder not in entries:
             entries[folder] = _entry(folder, _shown(folder, roots), "recent")
-    return ProjectList(tuple(entries.values()), recent_problem)
+    return ProjectList(tuple(entries.values()), recent_problem, recent_hint)
 
 
 def check_params(spec: ProjectSpec, values: Mapping[str, str]) -> dict[str, str]:

@@ -74,9 +74,8 @@ class ClusterScreen(DataScreen[ClusterReport]):
         self.query_one("#head", Static).update(_head_text(data))
         self.query_one("#catalogue", Static).update(_catalogue_text(data))
         self.query_one("#nodes", Static).update(_nodes(data))
-
-    def show_problem(self, message: str, hint: str) -> None:
-        self.query_one("#head", Static).update(Text(f"{message}\n{hint}", style="red"))
+        if data.catalogue.problem:  # the cluster still shows; the catalogue's problem too
+            self.show_problem(data.catalogue.problem, data.catalogue.hint)
 
     def action_cluster_up(self) -> None:
         """Start a local head after a confirmation (u)."""
@@ -164,6 +163,8 @@ def _catalogue_text(data: ClusterReport) -> Text:
         f"size   {human_bytes(catalogue.size_bytes)}",
         f"   WAL {human_bytes(catalogue.wal_bytes)}\n" if catalogue.wal_bytes else "   no WAL\n",
     )
+    if catalogue.problem:
+        text.append("state  unreadable (see above)\n", style="bold red")
     owner = data.owner
     if owner is None:
         text.append("owner  none: each command opens the file for its own length", style="dim")

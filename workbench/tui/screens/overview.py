@@ -73,9 +73,6 @@ class OverviewScreen(DataScreen[Overview]):
         deployments.update(_deployments_text(data.deployments, wide))
         self.query_one("#recent", Static).update(_recent_text(data))
 
-    def show_problem(self, message: str, hint: str) -> None:
-        self.query_one("#cluster-line", Static).update(Text(f"{message}\n{hint}", style="red"))
-
 
 def _panel(widget: Static, title: str) -> Static:
     widget.add_class("panel")

@@ -98,9 +98,8 @@ class PipelinesScreen(DataScreen[ProjectList]):
         else:
             roots = ", ".join(str(root) for root in self.workspace.project_roots)
             self._detail(Text(f"no workbench.toml under {roots}", style="dim"))
-        if data.recent_problem:
-            projects.border_subtitle = "recent: catalogue unreadable"
-            self.notify(data.recent_problem, title="recent projects", severity="warning")
+        if data.recent_problem:  # projects on disk still show; the catalogue's problem too
+            self.show_problem(data.recent_problem, data.recent_hint)
         self._show_selected()
 
     def selected(self) -> ProjectEntry | None:
