@@ -266,7 +266,7 @@ async def test_an_unknown_run_says_so(app: WorkbenchApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         screen = RunDetailScreen("ffff0000")
         await open_screen(app, pilot, screen)
-        assert "no run matches 'ffff0000'" in text_of(screen, "#run-status")
+        assert "no run matches 'ffff0000'" in text_of(screen, "Problem")
 
 
 async def test_compare_shows_only_the_params_that_differ(app: WorkbenchApp) -> None:
@@ -305,7 +305,7 @@ async def test_compare_needs_two_runs(app: WorkbenchApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         screen = CompareScreen([FINISHED])
         await open_screen(app, pilot, screen)
-        assert "compare needs two or more runs" in text_of(screen, "#compare-runs")
+        assert "compare needs two or more runs" in text_of(screen, "Problem")
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, CompareScreen)

@@ -66,7 +66,7 @@ class CompareScreen(DataScreen[RunComparison]):
         yield Freshness()
         with Horizontal(id="compare-body"):
             with VerticalScroll(id="compare-facts"):
-                yield Static("reading the runs…", id="compare-runs", classes="panel")
+                yield Static(id="compare-runs", classes="panel")
                 yield Static(id="compare-params", classes="panel")
                 yield Static(id="compare-metrics", classes="panel")
             yield VerticalScroll(id="compare-charts", classes="panel")
@@ -94,11 +94,6 @@ class CompareScreen(DataScreen[RunComparison]):
             remembered = remembered_charts(self.workspace).get(data.runs[0].project, [])
             self.chart_keys = default_charts(data.metric_keys, remembered)
         self._draw_charts(data)
-
-    def show_problem(self, message: str, hint: str) -> None:
-        self.query_one("#compare-runs", Static).update(
-            Text.assemble((message, "bold red"), "\n", (hint, "dim"))
-        )
 
     def action_back(self) -> None:
         """Close the comparison, back to where it was opened."""

@@ -136,7 +136,7 @@ class RunDetailScreen(DataScreen[RunPage]):
         yield Freshness()
         with Horizontal(id="run-body"):
             with VerticalScroll(id="run-facts"):
-                yield Static("reading the run…", id="run-status", classes="panel")
+                yield Static(id="run-status", classes="panel")
                 yield Static(id="run-params", classes="panel")
                 yield Static(id="run-metrics", classes="panel")
                 yield Static(id="run-steps", classes="panel")
@@ -181,11 +181,6 @@ class RunDetailScreen(DataScreen[RunPage]):
         if self.panel is None:
             self.panel = "traceback" if data.details.traceback else "log"
         self._show_panel()
-
-    def show_problem(self, message: str, hint: str) -> None:
-        self.query_one("#run-status", Static).update(
-            Text.assemble((message, "bold red"), "\n", (hint, "dim"))
-        )
 
     # -- actions ----------------------------------------------------------------------------
 
