@@ -31,7 +31,8 @@ class AliasDialog(ReasonDialog):
     """Ask for an alias (default `champion`) and a reason; `changes(alias)` says what happens."""
 
     DEFAULT_CSS = """
-    AliasDialog #alias { margin-bottom: 0; }
+    AliasDialog > Vertical { padding: 0 2; }
+    AliasDialog .changes { margin: 0 0 1 0; }
     """
 
     def __init__(
