@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from workbench.owner.endpoint import SocketBackend
 
 # How long an opener waits for a brief holder (a command, the TUI's read) to let go.
 LOCK_WAIT_S = 5.0
+_SWEEP_LOCK = threading.Lock()
 
 
 def ray_connected() -> bool:
@@ -48,7 +50,10 @@ def open_catalogue(settings: Settings | None = None) -> Catalogue:
     if isinstance(backend, DuckDBBackend):
         # We own the file, so no driver can be writing to it: a run still "running" whose
         # heartbeats stopped has crashed (its embedded Ray, and owner, died with it).
-        PipelineLedger(catalogue).sweep_stale(STALE_AFTER_S)
+        # One sweep at a time per process: two threads (two screens of the app) opening at
+        # once would each update the same rows, and DuckDB fails the second on a conflict.
+        with _SWEEP_LOCK:
+            PipelineLedger(catalogue).sweep_stale(STALE_AFTER_S)
     return catalogue
 
 
