@@ -178,7 +178,10 @@ def _nodes(data: ClusterReport) -> Table | Text:
     if data.status.profile is None:
         return Text("no cluster: offline. Press u to start a local head.", style="dim")
     if not data.status.up:
-        return Text("the saved head is down: u starts a new one, D forgets it.", style="yellow")
+        return Text(
+            "disconnected: the saved head is down; u starts a new one, D forgets it.",
+            style="yellow",
+        )
     if not data.nodes:
         return Text(data.problem or "Ray reported no nodes", style="yellow")
     table = Table(box=None, expand=True, header_style="bold")

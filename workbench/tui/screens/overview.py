@@ -91,7 +91,7 @@ def _cluster_text(data: Overview) -> Text:
     saved = f"{profile.cpus} CPU, {profile.gpus} GPU as saved"
     if not cluster.up:
         return Text.assemble(
-            (f"cluster DOWN at {profile.address}", "bold red"),
+            (f"cluster disconnected: the head at {profile.address} is down", "bold red"),
             f"  ({saved}): history only; `workbench cluster up` or forget it with `cluster down`",
         )
     return Text.assemble(
