@@ -22,6 +22,9 @@ from workbench.core.deployments import (
 T0 = datetime(2026, 11, 30, 9, 0, 0)
 """When the first fixture run started; the fixture clock reads T0 + 3 h."""
 NOW = T0 + timedelta(hours=3)
+# The running run's driver heartbeat: opening the catalogue sweeps runs whose heartbeat is
+# older than a few seconds of the real clock to `crashed`, and the real clock has passed NOW.
+RUNNING_HEARTBEAT = datetime(2100, 1, 1)
 
 FRAUD = "fraud_detection"
 MAINT = "predictive_maintenance"
@@ -85,7 +88,7 @@ def _statements(home: Path) -> list[Statement]:
                     started,
                     started,
                     ended,
-                    ended or NOW,
+                    ended or RUNNING_HEARTBEAT,
                     f"{index:x}e3f0c9a7b1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f7"[:40],
                     index == 2,
                     f"sha256:{index}f00d",
@@ -214,8 +217,8 @@ def _models(home: Path) -> list[Statement]:
 
 def _deployment(home: Path) -> list[Statement]:
     versions = (
-        VersionEntry(FRAUD, 2, f"{home}/models/{FRAUD}/2", PRIMARY, RUNS[1][0], traffic=0.9),
-        VersionEntry(FRAUD, 3, f"{home}/models/{FRAUD}/3", CANARY, RUNS[4][0], traffic=0.1),
+        VersionEntry(FRAUD, 2, f"{home}/models/{FRAUD}/2", PRIMARY, RUNS[1][0]),
+        VersionEntry(FRAUD, 3, f"{home}/models/{FRAUD}/3", CANARY, RUNS[4][0], traffic=10.0),
     )
     spec = DeploymentSpec(
         name="fraud", home=str(home), route_prefix="/fraud", url="http://127.0.0.1:8000/fraud",

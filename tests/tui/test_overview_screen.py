@@ -6,21 +6,14 @@ import statistics
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from textual.widgets import Static
 
 from tests.tui.catalogue_fixture import NOW, RUNS
-from tests.tui.running_fixture import keep_running_runs_alive
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.overview import OverviewScreen
 
 RUNNING_ID = next(run[0] for run in RUNS if run[2] == "running")
-
-
-@pytest.fixture(autouse=True)
-def _running_run_stays_running(fixed_home: Path) -> None:
-    keep_running_runs_alive(fixed_home)
 
 
 async def _loaded(app: WorkbenchApp, pilot: object) -> OverviewScreen:

@@ -16,7 +16,6 @@ from textual.pilot import Pilot
 
 from tests.fixtures.projects import write_project
 from tests.tui.catalogue_fixture import NOW, build_fixed_catalogue
-from tests.tui.running_fixture import keep_running_runs_alive
 from workbench.core.settings import Settings
 from workbench.tui.app import WorkbenchApp, make_app
 from workbench.tui.context import Workspace
@@ -32,7 +31,6 @@ def snapshot_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkbenchAp
     """The app on the fixed catalogue at `home`, projects under `projects`, clock frozen."""
     monkeypatch.chdir(tmp_path)
     build_fixed_catalogue(Path("home"))
-    keep_running_runs_alive(Path("home"))
     write_project(Path("projects") / "tiny", name="tiny")
     workspace = Workspace(
         Settings(home=Path("home")), now=lambda: NOW, live=False, project_roots=(Path("projects"),)

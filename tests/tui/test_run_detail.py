@@ -15,7 +15,6 @@ from textual.pilot import Pilot
 from textual.widgets import SelectionList, Static
 
 from tests.tui.catalogue_fixture import NOW, RUNS, TRACEBACK
-from tests.tui.running_fixture import keep_running_runs_alive
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.core.entities import Run, RunStatus
 from workbench.core.settings import Settings, load_settings
@@ -32,13 +31,6 @@ FINISHED = RUNS[0][0]  # fraud_detection, lr 0.1, auc 0.912, model fraud_detecti
 FAILED = RUNS[2][0]  # fraud_detection, failed in train with TRACEBACK
 SIBLING = RUNS[1][0]  # lr 0.05, n_estimators 200, max_depth 6
 BEST = RUNS[4][0]  # lr 0.05, n_estimators 400, max_depth 6: differs from SIBLING in one param
-
-
-@pytest.fixture(autouse=True)
-def _running_run_stays_running(fixed_home: Path) -> None:
-    # Else the first two readers (the Overview under test and the screen) both sweep the
-    # fixture's stale running run, and one of them fails on DuckDB's write conflict.
-    keep_running_runs_alive(fixed_home)
 
 
 async def open_screen(app: WorkbenchApp, pilot: Pilot[None], screen: DataScreen[Any]) -> None:

@@ -15,7 +15,6 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.tui.catalogue_fixture import NOW, RUNS
-from tests.tui.running_fixture import keep_running_runs_alive
 from workbench.tui.app import WorkbenchApp, make_app
 from workbench.tui.context import Workspace
 from workbench.tui.screens.base import DataScreen
@@ -33,7 +32,6 @@ def snapshot_app(
     fixed_home: Path, fixed_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> WorkbenchApp:
     """The app on the fixed catalogue, its home named by a path that never changes."""
-    keep_running_runs_alive(fixed_home)
     monkeypatch.chdir(fixed_home.parent)
     settings = dataclasses.replace(fixed_workspace.settings, home=Path(fixed_home.name))
     return make_app(Workspace(settings, now=lambda: NOW, live=False))
