@@ -9,6 +9,7 @@ keeps its last good data, saying how old it is. Live screens reload every
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -20,6 +21,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from workbench.core.errors import WorkbenchError
+from workbench.services.changes import catalogue_version
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
@@ -65,6 +67,9 @@ class DataScreen(Screen[None], Generic[T]):
     ]
     LIVE: ClassVar[bool] = False
     """Reload on a timer while visible."""
+    REREAD_AFTER_S: ClassVar[float] = 1.0
+    """A timed reload skips the read while the catalogue file is unchanged (see
+    `catalogue_version`) for up to this long; time windows ("last minute") move on."""
     PALETTE: ClassVar[list[tuple[str, str, str]]] = []
     """(title, help, action) of this screen's actions, offered by the command palette."""
 
@@ -74,6 +79,8 @@ class DataScreen(Screen[None], Generic[T]):
         self.loaded_at: datetime | None = None
         self._timer: Timer | None = None
         self._last_error: str | None = None
+        self._version: tuple[int, ...] = ()
+        self._read_at = 0.0
 
     @property
     def workbench(self) -> WorkbenchApp:
@@ -99,7 +106,10 @@ class DataScreen(Screen[None], Generic[T]):
     def on_screen_resume(self) -> None:
         self.action_reload()
         if self.LIVE and self.workspace.live and self._timer is None:
-            self._timer = self.set_interval(self.workspace.refresh_s, self.action_reload)
+            self._timer = self.set_interval(self.workspace.refresh_s, self._tick)
+
+    def _tick(self) -> None:
+        self._load(force=False)
 
     def on_screen_suspend(self) -> None:
         if self._timer is not None:
@@ -108,10 +118,14 @@ class DataScreen(Screen[None], Generic[T]):
 
     def action_reload(self) -> None:
         """Fetch again now (R)."""
-        self._load()
+        self._load(force=True)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load(self) -> None:
+    def _load(self, force: bool = True) -> None:
+        version = catalogue_version(self.workspace.settings)
+        unchanged = version == self._version and self.data is not None
+        if not force and unchanged and time.monotonic() - self._read_at < self.REREAD_AFTER_S:
+            return  # nothing was written and the time windows have not moved on enough
         try:
             data = self.fetch()
         except WorkbenchError as error:
@@ -122,6 +136,7 @@ class DataScreen(Screen[None], Generic[T]):
             message = f"internal error: {type(error).__name__}: {error}".splitlines()[0]
             self.app.call_from_thread(self.fetch_failed, message, "report it with the log")
             return
+        self._version, self._read_at = version, time.monotonic()
         self.app.call_from_thread(self._fetched, data)
 
     def _fetched(self, data: T) -> None:
