@@ -131,3 +131,22 @@ def test_the_service_reads_every_run_and_frees_the_file(tmp_path: Path) -> None:
     DuckDBBackend(path).close()  # the file is free again: another process could open it
     assert table.select("metrics.auc > 0.95").column("id").to_pylist() == [RUNS[4][0][:8]]
     table.close()
+
+
+@pytest.mark.parametrize(
+    "columns", [None, ("params.lr", "metrics.loss"), ("tags.owner", "params.nope", "bogus")]
+)
+def test_the_first_page_is_the_head_of_the_whole_table(
+    catalogue: Catalogue, snapshot: RunTableSnapshot, columns: tuple[str, ...] | None
+) -> None:
+    page = RunTableSnapshot.read_first_page(catalogue, NOW, columns, default_keys=2)
+    assert page.total == len(RUNS)
+    if columns is None:  # the commonest metrics, then params, as the chooser orders them
+        keys = snapshot.keys
+        assert page.columns == (
+            *(f"metrics.{k}" for k in keys.metrics[:2]),
+            *(f"params.{k}" for k in keys.params[:2]),
+        )
+    shown = tuple(c for c in page.columns if c != "bogus")
+    whole = snapshot.select(columns=shown)
+    assert page.rows.equals(whole.slice(0, page.rows.num_rows))

@@ -37,6 +37,10 @@ SELECT run_id, project, name, status, attempt, kind, parent_run_id, created_at, 
                                          ELSE heartbeat_at END)) AS duration_ms
 FROM runs
 """
+_KEY_COUNTS = (
+    "SELECT 'metrics' AS ns, key, count(*) AS n FROM latest_metrics GROUP BY key "
+    "UNION ALL SELECT 'params', key, count(*) FROM params GROUP BY key"
+)
 _READ_KEY_VALUES = {
     "params": "SELECT run_id, key, value FROM params",
     "latest_metrics": "SELECT run_id, key, value FROM latest_metrics",
@@ -55,6 +59,19 @@ _NAMESPACE_TABLES = {"params": "params", "metrics": "latest_metrics", "tags": "t
 _EXPRESSION_LIKE = re.compile(
     r"[=<>!'()`\"]|\b(params|metrics|tags)\.|\s(and|or|in|like|ilike)\s", re.IGNORECASE
 )
+
+
+FIRST_PAGE_ROWS = 200
+"""Rows read first, to paint the table before the whole snapshot is in memory."""
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    """The newest runs in `select()`'s form, the number of runs, and the columns shown."""
+
+    rows: pa.Table
+    total: int
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,48 @@ class RunTableSnapshot:
         runs = backend.query(_READ_RUNS, (now,))
         params, metrics, tags = (backend.query(sql) for sql in _READ_KEY_VALUES.values())
         return cls(runs, params, metrics, tags)
+
+    @staticmethod
+    def read_first_page(
+        catalogue: Catalogue, now: datetime, columns: tuple[str, ...] | None, default_keys: int
+    ) -> FirstPage:
+        """The newest FIRST_PAGE_ROWS runs in `select()`'s form, and how many runs there are.
+
+        What a screen paints while `read` copies the rest: two queries. With `columns` None:
+        the `default_keys` commonest metrics, then params (the order `keys` gives).
+        """
+        backend = catalogue.backend
+        if columns is None:
+            counted = backend.query(_KEY_COUNTS).to_pylist()
+            counted.sort(key=lambda row: (-row["n"], row["key"]))
+            columns = tuple(
+                f"{namespace}.{row['key']}"
+                for namespace in ("metrics", "params")
+                for row in [r for r in counted if r["ns"] == namespace][:default_keys]
+            )
+        joins, names, values = [], [], []
+        for index, column in enumerate(columns):
+            namespace, _, key = column.partition(".")
+            if namespace not in _NAMESPACE_TABLES or not key:
+                continue  # `select` names the bad column once the whole table is read
+            joins.append(
+                f"LEFT JOIN {_NAMESPACE_TABLES[namespace]} k{index} "
+                f"ON k{index}.run_id = page.run_id AND k{index}.key = ?"
+            )
+            names.append((f"k{index}.value AS v{index}", column, f"v{index}"))
+            values.append(key)
+        picked = "".join(f", {select}" for select, _, _ in names)
+        rows = backend.query(
+            f"WITH page AS ({_READ_RUNS} ORDER BY created_at DESC, run_id LIMIT ?) "
+            f"SELECT page.*, (SELECT count(*) FROM runs) AS total{picked} FROM page "
+            f"{' '.join(joins)} ORDER BY page.created_at DESC, page.run_id",
+            (now, FIRST_PAGE_ROWS, *values),
+        )
+        page = _display_columns(rows)
+        for _, column, alias in names:
+            page = page.append_column(column, rows.column(alias))
+        total = int(rows.column("total")[0].as_py()) if rows.num_rows else 0
+        return FirstPage(page, total, columns)
 
     @property
     def keys(self) -> ColumnKeys:

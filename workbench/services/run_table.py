@@ -7,18 +7,25 @@ catalogue file, and the file is held only for the moment of the read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from workbench.catalogue.run_table import KEY_COLUMN, RUN_COLUMNS, ColumnKeys, RunTableSnapshot
+from workbench.catalogue.run_table import (
+    KEY_COLUMN,
+    RUN_COLUMNS,
+    ColumnKeys,
+    FirstPage,
+    RunTableSnapshot,
+)
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["KEY_COLUMN", "RUN_COLUMNS", "ColumnKeys", "RunTable", "load_run_table"]
+__all__ = ["KEY_COLUMN", "RUN_COLUMNS", "ColumnKeys", "FirstPage", "RunTable", "load_run_table"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,21 @@ class RunTable:
         self.snapshot.close()
 
 
-def load_run_table(settings: Settings, *, now: datetime) -> RunTable:
-    """Read every run with its params, latest metrics and tags; `now` ends running durations."""
+def load_run_table(
+    settings: Settings,
+    *,
+    now: datetime,
+    first_page: Callable[[FirstPage], None] | None = None,
+    columns: tuple[str, ...] | None = None,
+    default_keys: int = 3,
+) -> RunTable:
+    """Read every run with its params, latest metrics and tags; `now` ends running durations.
+
+    With `first_page`, the newest runs (with `columns`, or the `default_keys` commonest
+    metrics and params) are read first, in the same visit, and handed to it to paint.
+    """
     with open_catalogue(settings) as catalogue:
+        if first_page is not None:
+            first_page(RunTableSnapshot.read_first_page(catalogue, now, columns, default_keys))
         snapshot = RunTableSnapshot.read(catalogue, now)
     return RunTable(snapshot, now)

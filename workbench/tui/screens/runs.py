@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
 
 from workbench.core.errors import WorkbenchError
-from workbench.services.run_table import KEY_COLUMN, RunTable, load_run_table
+from workbench.services.run_table import KEY_COLUMN, FirstPage, RunTable, load_run_table
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.arrow_table import ArrowTable
 from workbench.tui.widgets.column_chooser import ColumnChooser
@@ -134,13 +134,33 @@ class RunsScreen(DataScreen[RunsRead]):
     def fetch(self) -> RunsRead:
         # The rows for the current query are selected here too, off the UI thread; `show`
         # uses them unless the user changed the query meanwhile.
-        table = load_run_table(self.workspace.settings, now=self.workspace.now())
+        first = self._snapshot is None and not self.where and self.sort is None
+        table = load_run_table(
+            self.workspace.settings,
+            now=self.workspace.now(),
+            first_page=self._first_page_read if first else None,
+            columns=self.columns,
+            default_keys=DEFAULT_KEYS,
+        )
         query = RunQuery(self.where, self.sort, self.columns or default_columns(table))
         try:
             rows: pa.Table | None = query.rows(table)
         except WorkbenchError:
             rows = None
         return RunsRead(table, query, rows)
+
+    def _first_page_read(self, page: FirstPage) -> None:
+        # In the fetch worker: paint the newest runs while the rest is read.
+        self.app.call_from_thread(self._show_first_page, page)
+
+    def _show_first_page(self, page: FirstPage) -> None:
+        if self._snapshot is not None or self.where or self.sort is not None:
+            return  # the whole table, or the user's own query, is already on screen
+        self.table.set_table(page.rows)
+        summary = f"{page.total:,} runs"
+        if page.total > page.rows.num_rows:
+            summary += f" · newest {page.rows.num_rows:,} shown, reading the rest …"
+        self.query_one("#summary", Static).update(summary)
 
     def show(self, data: RunsRead) -> None:
         previous, self._snapshot = self._snapshot, data.table
