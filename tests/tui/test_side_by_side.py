@@ -105,8 +105,8 @@ async def test_the_app_and_three_terminals_share_the_catalogue(
             assert code == 0, err
         finally:
             release.touch()
-            out, err = await asyncio.wait_for(run.communicate(), timeout=180)
-        assert run.returncode == 0, err.decode()[-2000:]
+            _, run_err = await asyncio.wait_for(run.communicate(), timeout=180)
+        assert run.returncode == 0, run_err.decode()[-2000:]
         # After the run, its embedded owner is gone and the app reads the file itself again.
         for _ in range(400):
             screen = app.screen

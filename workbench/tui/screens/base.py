@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.markup import escape
 from textual import work
@@ -22,10 +22,7 @@ from textual.widgets import Static
 
 from workbench.core.errors import WorkbenchError
 from workbench.services.changes import catalogue_version
-
-if TYPE_CHECKING:
-    from workbench.tui.app import WorkbenchApp
-    from workbench.tui.context import Workspace
+from workbench.tui.context import Workspace
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -83,17 +80,12 @@ class DataScreen(Screen[None], Generic[T]):
         self._read_at = 0.0
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        """The app, typed."""
-        from workbench.tui.app import WorkbenchApp
-
-        assert isinstance(self.app, WorkbenchApp)
-        return self.app
-
-    @property
     def workspace(self) -> Workspace:
-        """Settings, clock and refresh period of this app."""
-        return self.workbench.workspace
+        """Settings, clock and refresh period of the app this screen runs in."""
+        workspace = getattr(self.app, "workspace", None)
+        if not isinstance(workspace, Workspace):
+            raise TypeError(f"{type(self).__name__} runs inside the Workbench app (make_app)")
+        return workspace
 
     def fetch(self) -> T:
         """Read what the screen shows. Runs in a worker thread: no UI calls here."""
