@@ -63,6 +63,13 @@ def _busiest_train_worker() -> psutil.Process | None:
     return busiest
 
 
+def _train_workers_alive() -> bool:
+    return any(
+        "RayTrainWorker" in " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["cmdline"])
+    )
+
+
 def _assert_no_duplicate_metric_rows(rows: list[dict[str, object]]) -> None:
     assert rows, "no metrics were logged"
     for row in rows:
@@ -92,11 +99,16 @@ def test_sigkill_a_training_worker_resumes_from_the_checkpoint(env: Settings) ->
             seen = catalogue.sql("SELECT max(step) AS s FROM metrics WHERE key = 'val_loss'")
             if (seen.to_pylist()[0]["s"] or 0) >= 1:
                 break
-        time.sleep(2.5)
-        worker = _busiest_train_worker()
-        if worker is not None:
-            worker.send_signal(signal.SIGKILL)
-            killed.append(worker.pid)
+        time.sleep(1.5)  # Ray Train's controller registers the reported checkpoint
+        # A worker may sit idle for a moment (between epochs, reporting): look again until
+        # one is busy, while training still runs.
+        while time.time() < deadline and not killed:
+            worker = _busiest_train_worker()
+            if worker is not None:
+                worker.send_signal(signal.SIGKILL)
+                killed.append(worker.pid)
+            elif not _train_workers_alive():
+                break
         if catalogue is not None:
             catalogue.close()
 

@@ -20,6 +20,7 @@ from textual.widgets import DataTable
 
 from tests.conftest import run_cli
 from tests.fixtures.models import holdout_rows, register_fraud, train_fraud_model
+from tests.fixtures.settings import outside_ray
 from tests.tui.catalogue_fixture import NOW
 from tests.tui.test_models_screen import type_text, until
 from workbench.catalogue import Catalogue
@@ -186,7 +187,7 @@ async def test_a_refusal_from_the_command_becomes_a_notification_with_its_hint(
 async def test_stop_through_the_real_command_records_the_reason(
     app: WorkbenchApp, fixed_home: Path
 ) -> None:
-    settings = load_settings(fixed_home)
+    settings = outside_ray(fixed_home)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_deployments(pilot, app)
         await pilot.press("S")
@@ -239,7 +240,7 @@ def _answering_versions(home: Path, model_root: Path, count: int) -> set[str | N
 @pytest.mark.slow
 @pytest.mark.ray
 async def test_rolling_back_a_real_canary_from_the_screen(canary_served: Path, home: Path) -> None:
-    settings = load_settings(home)
+    settings = outside_ray(home)
     assert _answering_versions(home, canary_served, 40) == {"1", "2"}
     app = make_app(Workspace(settings, live=False))
     async with app.run_test(size=(120, 40)) as pilot:

@@ -6,16 +6,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from tests.fixtures.settings import outside_ray
 from workbench.catalogue import Statement
 from workbench.catalogue.duckdb_backend import DuckDBBackend
-from workbench.core.settings import load_settings
 from workbench.owner import open_catalogue
 
 
 def test_threads_opening_at_once_all_succeed_and_the_stale_run_is_swept_once(
     tmp_path: Path,
 ) -> None:
-    settings = load_settings(tmp_path / "home")
+    settings = outside_ray(tmp_path / "home")
     backend = DuckDBBackend(settings.catalogue_path)
     backend.write(
         [

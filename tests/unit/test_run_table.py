@@ -8,12 +8,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from tests.fixtures.settings import outside_ray
 from tests.tui.catalogue_fixture import FRAUD, MAINT, NOW, RUNS, build_fixed_catalogue
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.catalogue.run_table import RunTableSnapshot
 from workbench.core.errors import InvalidInputError
-from workbench.core.settings import load_settings
 from workbench.services.run_table import RUN_COLUMNS, load_run_table
 
 AUC = {run_id: auc for run_id, *_, auc, _ in RUNS}
@@ -126,7 +126,7 @@ def test_keys_most_common_first(snapshot: RunTableSnapshot) -> None:
 def test_the_service_reads_every_run_and_frees_the_file(tmp_path: Path) -> None:
     home = tmp_path / "home"
     path = build_fixed_catalogue(home)
-    table = load_run_table(load_settings(home), now=NOW)
+    table = load_run_table(outside_ray(home), now=NOW)
     assert table.num_runs == len(RUNS)
     DuckDBBackend(path).close()  # the file is free again: another process could open it
     assert table.select("metrics.auc > 0.95").column("id").to_pylist() == [RUNS[4][0][:8]]
