@@ -48,6 +48,7 @@ class ReasonDialog(ModalScreen[ReasonAnswer | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"[b]{self._title}[/b]")
+            yield from self.compose_fields()
             yield Static(self._changes, classes="changes")
             yield Input(placeholder="reason (kept in the audit log)", id="reason")
             if self._ask_approve:
@@ -57,11 +58,26 @@ class ReasonDialog(ModalScreen[ReasonAnswer | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Confirm", id="confirm", variant="warning")
 
+    def compose_fields(self) -> ComposeResult:
+        """Fields a subclass asks for above "what changes" (none here)."""
+        yield from ()
+
+    def answer(self, reason: str, approve: bool) -> ReasonAnswer | str:
+        """The answer to hand back, or a message saying what is missing (subclass hook)."""
+        return ReasonAnswer(reason, approve)
+
+    def show_changes(self, changes: str) -> None:
+        """Update the "what will change" line (a subclass's fields may change it)."""
+        self.query_one(".changes", Static).update(changes)
+
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()
 
-    def on_input_submitted(self) -> None:
-        self._confirm()
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "reason":
+            self._confirm()
+        else:  # a subclass's field: on to the reason
+            self.query_one("#reason", Input).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm":
@@ -79,5 +95,10 @@ class ReasonDialog(ModalScreen[ReasonAnswer | None]):
             error = self.query_one(".error", Static)
             error.update("a reason is required: it goes in the audit log")
             return
-        approve = self._ask_approve and self.query_one("#approve", Checkbox).value
-        self.dismiss(ReasonAnswer(reason, approve))
+        boxes = self.query("#approve").results(Checkbox)
+        approve = self._ask_approve and any(box.display and box.value for box in boxes)
+        answer = self.answer(reason, approve)
+        if isinstance(answer, str):
+            self.query_one(".error", Static).update(answer)
+            return
+        self.dismiss(answer)

@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Checkbox, Input
 
 from workbench.tui.dialogs import ReasonAnswer, ReasonDialog
 
@@ -47,18 +45,8 @@ class AliasDialog(ReasonDialog):
         self._changes_of = changes
         self._alias = alias
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(f"[b]{self._title}[/b]")
-            yield Input(self._alias, placeholder="alias", id="alias")
-            yield Static(self._changes, classes="changes")
-            yield Input(placeholder="reason (kept in the audit log)", id="reason")
-            if self._ask_approve:
-                yield Checkbox("approve: record me as the approver", id="approve")
-            yield Static("", classes="error")
-            with Horizontal():
-                yield Button("Cancel", id="cancel")
-                yield Button("Confirm", id="confirm", variant="warning")
+    def compose_fields(self) -> ComposeResult:
+        yield Input(self._alias, placeholder="alias", id="alias")
 
     def on_mount(self) -> None:  # ReasonDialog.on_mount runs too: the reason box has focus
         self._follow_alias(self._alias)
@@ -67,36 +55,13 @@ class AliasDialog(ReasonDialog):
         if event.input.id == "alias":
             self._follow_alias(event.value.strip())
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.prevent_default()  # ReasonDialog's handler would confirm without the alias
-        if event.input.id == "alias":
-            self.query_one("#reason", Input).focus()
-        else:
-            self._confirm_alias()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.prevent_default()  # as above
-        if event.button.id == "confirm":
-            self._confirm_alias()
-        else:
-            self.dismiss(None)
+    def answer(self, reason: str, approve: bool) -> ReasonAnswer | str:
+        alias = self.query_one("#alias", Input).value.strip()
+        if not alias:
+            return "name the alias to move"
+        return AliasAnswer(reason, approve, alias)
 
     def _follow_alias(self, alias: str) -> None:
-        self.query_one(".changes", Static).update(self._changes_of(alias) if alias else "")
+        self.show_changes(self._changes_of(alias) if alias else "")
         for approve in self.query("#approve").results(Checkbox):
             approve.display = alias == GATED_ALIAS
-
-    def _confirm_alias(self) -> None:
-        alias = self.query_one("#alias", Input).value.strip()
-        reason = self.query_one("#reason", Input).value.strip()
-        error = self.query_one(".error", Static)
-        if not alias:
-            error.update("name the alias to move")
-            return
-        if not reason:
-            error.update("a reason is required: it goes in the audit log")
-            return
-        approve = any(box.display and box.value for box in self.query("#approve").results(Checkbox))
-        self.dismiss(AliasAnswer(reason, approve, alias))
