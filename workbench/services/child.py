@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,20 @@ def start_detached(settings: Settings, log_file: Path, *args: str) -> subprocess
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+LAUNCH_LOGS = "logs"
+"""Under the home: where runs launched from the app write their output."""
+
+
+def launch_log(settings: Settings, project: str, at: datetime) -> Path:
+    """Where a run of `project` launched at `at` writes its output."""
+    return settings.home / LAUNCH_LOGS / f"run-{project}-{at:%Y%m%dT%H%M%S%f}.log"
+
+
+def launch_logs(settings: Settings, project: str) -> list[Path]:
+    """Every launch log of `project`, in any order."""
+    return list((settings.home / LAUNCH_LOGS).glob(f"run-{project}-*.log"))
 
 
 def _error_lines(stderr: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.settings import Settings
 from workbench.core.spec import SPEC_FILE, ProjectSpec, load_spec, resolve_params
 from workbench.owner import open_catalogue
-from workbench.services.child import start_detached
+from workbench.services.child import launch_log, start_detached
 from workbench.services.overview import RunProgress, run_progress
 
 SCAN_DEPTH = 2
@@ -122,7 +122,7 @@ def launch(settings: Settings, spec: ProjectSpec, values: Mapping[str, str]) -> 
         name, problem = next(iter(problems.items()))
         raise InvalidInputError(f"parameter {name}: {problem}", "fix the form and launch again")
     launched_at = datetime.now(UTC).replace(tzinfo=None)
-    log_file = settings.home / "logs" / f"run-{spec.name}-{launched_at:%Y%m%dT%H%M%S%f}.log"
+    log_file = launch_log(settings, spec.name, launched_at)
     arguments = [item for name, raw in values.items() for item in ("--param", f"{name}={raw}")]
     process = start_detached(settings, log_file, "run", spec.path, *arguments)
     steps = tuple(step.name for step in spec.steps)

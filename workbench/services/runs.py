@@ -17,6 +17,7 @@ from workbench.core.gate import GateResult
 from workbench.core.models import ModelVersion
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
+from workbench.services.child import launch_logs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -93,8 +94,6 @@ def metric_history(settings: Settings, ref: str, key: str) -> tuple[str, pa.Tabl
 
 
 LOG_TAIL_LINES = 200
-LAUNCH_LOGS = "logs"
-"""Under the home: where runs launched from the app write their output (services/projects)."""
 LAUNCH_LOGS_SCANNED = 20
 LAUNCH_LOG_SLACK_S = 60.0
 """A launch log is written from before its run is created: this much before counts."""
@@ -258,10 +257,7 @@ def _launch_log(settings: Settings, run: Run) -> Path | None:
     """The log of the app's launch of `run`: one of the newest `logs/run-<project>-*.log`
     written since the run was created whose first lines name the run (`run <id12> ...`)."""
     since = run.created_at.replace(tzinfo=UTC).timestamp() - LAUNCH_LOG_SLACK_S
-    candidates = [
-        (_mtime(path), path)
-        for path in (settings.home / LAUNCH_LOGS).glob(f"run-{run.project}-*.log")
-    ]
+    candidates = [(_mtime(path), path) for path in launch_logs(settings, run.project)]
     newest = sorted((c for c in candidates if c[0] >= since), reverse=True)
     for _, path in newest[:LAUNCH_LOGS_SCANNED]:
         try:
