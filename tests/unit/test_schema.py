@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from workbench.catalogue.duckdb_backend import DuckDBBackend
-from workbench.catalogue.schema import TABLES, known_migrations
+from workbench.catalogue.schema import TABLES, TELEMETRY_TABLES, known_migrations
 from workbench.core.errors import CatalogueError
 
 EXPECTED_COLUMNS = {
@@ -78,6 +78,41 @@ EXPECTED_COLUMNS = {
         "metrics",
     ],
     "migrations": ["name", "applied_at"],
+    "telemetry_nodes": [
+        "ts",
+        "node_id",
+        "hostname",
+        "cpu_percent",
+        "cpu_per_core",
+        "load_1m",
+        "load_5m",
+        "load_15m",
+        "mem_used_bytes",
+        "mem_total_bytes",
+        "swap_used_bytes",
+        "swap_total_bytes",
+        "disk_read_bps",
+        "disk_write_bps",
+        "net_recv_bps",
+        "net_sent_bps",
+        "gpu_note",
+    ],
+    "telemetry_gpus": [
+        "ts",
+        "node_id",
+        "gpu_index",
+        "uuid",
+        "name",
+        "utilization_percent",
+        "memory_used_bytes",
+        "memory_total_bytes",
+        "temperature_c",
+        "power_w",
+        "power_limit_w",
+        "sm_clock_mhz",
+        "memory_clock_mhz",
+        "error",
+    ],
 }
 
 
@@ -100,7 +135,7 @@ def test_fresh_catalogue_has_every_table_and_column(tmp_path: Path) -> None:
     path = tmp_path / "c.duckdb"
     DuckDBBackend(path).close()
     columns = _columns(path)
-    assert sorted(columns) == sorted(TABLES)
+    assert sorted(columns) == sorted(TABLES + TELEMETRY_TABLES)
     for table, expected in EXPECTED_COLUMNS.items():
         assert columns[table] == expected, table
 

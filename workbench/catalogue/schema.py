@@ -205,9 +205,88 @@ _PIPELINES = [
     "ALTER TABLE pipeline_runs ADD COLUMN metrics JSON",
 ]
 
+# Telemetry (issue 11): full-resolution node and GPU samples, and their 1-minute aggregates
+# (mean and max of each reading, weighted merges by `samples`). The owner compacts samples
+# older than an hour into the aggregates. `resource_samples` from 0001 stays unused: one row
+# per GPU with the node's readings repeated cannot hold per-core CPU, swap, rates or GPU
+# errors, and a node without a GPU would need a NULL-GPU row.
+_TELEMETRY = [
+    """CREATE TABLE telemetry_nodes (
+        ts TIMESTAMP NOT NULL,
+        node_id VARCHAR NOT NULL,
+        hostname VARCHAR,
+        cpu_percent DOUBLE,
+        cpu_per_core DOUBLE[],
+        load_1m DOUBLE,
+        load_5m DOUBLE,
+        load_15m DOUBLE,
+        mem_used_bytes BIGINT,
+        mem_total_bytes BIGINT,
+        swap_used_bytes BIGINT,
+        swap_total_bytes BIGINT,
+        disk_read_bps DOUBLE,
+        disk_write_bps DOUBLE,
+        net_recv_bps DOUBLE,
+        net_sent_bps DOUBLE,
+        gpu_note VARCHAR
+    )""",
+    """CREATE TABLE telemetry_gpus (
+        ts TIMESTAMP NOT NULL,
+        node_id VARCHAR NOT NULL,
+        gpu_index INTEGER NOT NULL,
+        uuid VARCHAR,
+        name VARCHAR,
+        utilization_percent DOUBLE,
+        memory_used_bytes BIGINT,
+        memory_total_bytes BIGINT,
+        temperature_c DOUBLE,
+        power_w DOUBLE,
+        power_limit_w DOUBLE,
+        sm_clock_mhz INTEGER,
+        memory_clock_mhz INTEGER,
+        error VARCHAR
+    )""",
+    """CREATE TABLE telemetry_nodes_1m (
+        minute TIMESTAMP NOT NULL,
+        node_id VARCHAR NOT NULL,
+        hostname VARCHAR,
+        samples INTEGER NOT NULL,
+        cpu_percent_mean DOUBLE, cpu_percent_max DOUBLE,
+        load_1m_mean DOUBLE, load_1m_max DOUBLE,
+        mem_used_bytes_mean DOUBLE, mem_used_bytes_max BIGINT,
+        mem_total_bytes BIGINT,
+        swap_used_bytes_mean DOUBLE, swap_used_bytes_max BIGINT,
+        swap_total_bytes BIGINT,
+        disk_read_bps_mean DOUBLE, disk_read_bps_max DOUBLE,
+        disk_write_bps_mean DOUBLE, disk_write_bps_max DOUBLE,
+        net_recv_bps_mean DOUBLE, net_recv_bps_max DOUBLE,
+        net_sent_bps_mean DOUBLE, net_sent_bps_max DOUBLE,
+        PRIMARY KEY (minute, node_id)
+    )""",
+    """CREATE TABLE telemetry_gpus_1m (
+        minute TIMESTAMP NOT NULL,
+        node_id VARCHAR NOT NULL,
+        gpu_index INTEGER NOT NULL,
+        uuid VARCHAR,
+        name VARCHAR,
+        samples INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        utilization_percent_mean DOUBLE, utilization_percent_max DOUBLE,
+        memory_used_bytes_mean DOUBLE, memory_used_bytes_max BIGINT,
+        memory_total_bytes BIGINT,
+        temperature_c_mean DOUBLE, temperature_c_max DOUBLE,
+        power_w_mean DOUBLE, power_w_max DOUBLE,
+        power_limit_w DOUBLE,
+        sm_clock_mhz_mean DOUBLE, sm_clock_mhz_max INTEGER,
+        memory_clock_mhz_mean DOUBLE, memory_clock_mhz_max INTEGER,
+        PRIMARY KEY (minute, node_id, gpu_index)
+    )""",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_pipelines", _PIPELINES),
+    Migration("0003_telemetry", _TELEMETRY),
 )
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
@@ -235,6 +314,16 @@ TABLES: tuple[str, ...] = (
     "resource_samples",
     "pipeline_runs",
     "audit_events",
+)
+
+
+# Telemetry is operational history, rebuilt by the samplers: export leaves it out (a day of
+# 1 Hz samples would dwarf the record of runs and models the backup is for).
+TELEMETRY_TABLES: tuple[str, ...] = (
+    "telemetry_nodes",
+    "telemetry_gpus",
+    "telemetry_nodes_1m",
+    "telemetry_gpus_1m",
 )
 
 
