@@ -113,6 +113,7 @@ def _register() -> None:
     from workbench.cli.runs import runs
     from workbench.cli.serve import deployments, predict, serve
     from workbench.cli.sweep import sweep
+    from workbench.cli.telemetry import telemetry
     from workbench.cli.tui import tui
 
     cli.add_command(demo)
@@ -128,6 +129,7 @@ def _register() -> None:
     cli.add_command(predict)
     cli.add_command(cluster)
     cli.add_command(catalogue)
+    cli.add_command(telemetry)
     cli.add_command(tui)
 
 
