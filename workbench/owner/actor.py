@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalogue import Backend, Catalogue, Statement
+from workbench.catalogue.catalogue import utcnow
 from workbench.catalogue.pipelines import PipelineLedger
+from workbench.catalogue.telemetry import TelemetryLedger
 from workbench.core.errors import CatalogueError, WorkbenchError, first_line
 from workbench.core.settings import RAY_NAMESPACE, Settings
 from workbench.owner.endpoint import OwnerEndpoint, socket_path
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SWEEP_EVERY_S = 2.0
+# Telemetry older than the full-resolution hour is folded into minute aggregates this often.
+COMPACT_EVERY_S = 60.0
 # Drivers beat every 5 s; three missed beats mean the driver is gone.
 STALE_AFTER_S = 15.0
 # A front end may hold the file for a moment between its reads; the owner waits that out.
@@ -58,6 +62,9 @@ class CatalogueOwner:
         temporary.replace(self._owner_file)
         self._stop = threading.Event()
         threading.Thread(target=self._sweep, name="workbench-run-sweeper", daemon=True).start()
+        threading.Thread(
+            target=self._compact, name="workbench-telemetry-compactor", daemon=True
+        ).start()
 
     def _sweep(self) -> None:
         """Mark runs whose driver stopped sending heartbeats as crashed."""
@@ -67,6 +74,15 @@ class CatalogueOwner:
                 ledger.sweep_stale(STALE_AFTER_S)
             except WorkbenchError as error:  # a failed sweep is retried at the next tick
                 logging.getLogger(__name__).warning("run sweep failed: %s", error.message)
+
+    def _compact(self) -> None:
+        """Compact telemetry history every minute (see TelemetryLedger.compact)."""
+        ledger = TelemetryLedger(Catalogue(self._backend))
+        while not self._stop.wait(COMPACT_EVERY_S):
+            try:
+                ledger.compact(utcnow())
+            except WorkbenchError as error:  # a failed compaction is retried at the next tick
+                logging.getLogger(__name__).warning("telemetry compaction: %s", error.message)
 
     def write(self, statements: Sequence[Statement]) -> None:
         self._backend.write(statements)
