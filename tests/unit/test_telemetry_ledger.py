@@ -3,6 +3,7 @@ read back as a merged history; compaction twice loses and double counts nothing.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,8 +11,11 @@ import psutil
 import pytest
 
 from workbench.catalogue import Catalogue
+from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.catalogue.telemetry import TelemetryLedger
+from workbench.core.settings import Settings
 from workbench.core.telemetry import NO_GPU, GpuSample, NodeSample
+from workbench.services.telemetry import CatalogueSink
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 DAY = 86_400
@@ -144,3 +148,17 @@ def test_history_merges_aggregates_and_full_resolution(catalogue: Catalogue) -> 
     assert {p.node_id for p in only_b.nodes} == {"node-b"}
     assert {p.node_id for p in only_b.gpus} == {"node-b"}
     assert only_b.resolution_s == 60  # automatic: whole minutes past the full-resolution hour
+
+
+def test_catalogue_sink_pickles_and_appends_a_batch(settings: Settings) -> None:
+    sink = pickle.loads(pickle.dumps(CatalogueSink(settings)))  # as it travels to an actor
+    sink([_sample(NOW, 12.0, 34.0)])
+    assert sink._ledger is not None
+    sink._ledger.backend.close()  # the sink holds the file; release it to read it here
+    catalogue = Catalogue(DuckDBBackend(settings.catalogue_path))
+    try:
+        (stored,) = TelemetryLedger(catalogue).latest()
+    finally:
+        catalogue.close()
+    assert stored.cpu_percent == 12.0
+    assert stored.gpus[0].utilization_percent == 34.0

@@ -134,6 +134,26 @@ class LiveTelemetry:
         return self._sampler.sample()
 
 
+class CatalogueSink:
+    """The sampler actors' sink (`ensure_samplers(sink=CatalogueSink(settings))`): each batch
+    goes to this catalogue's history in one write, through the owner when inside Ray.
+
+    Picklable: it travels to every sampler actor and opens the catalogue on its first batch.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ledger: TelemetryLedger | None = None
+
+    def __call__(self, batch: list[NodeSample]) -> None:
+        if self._ledger is None:
+            self._ledger = TelemetryLedger(open_catalogue(self.settings))
+        self._ledger.append(list(batch))
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"settings": self.settings, "_ledger": None}
+
+
 def snapshot(settings: Settings, node: str | None = None) -> TelemetrySnapshot:
     """The newest sample per node (see LiveTelemetry.read), taken once."""
     live = LiveTelemetry(settings, node)
