@@ -79,8 +79,23 @@ class ClusterStatus:
 
 
 def up(settings: Settings, cpus: int | None = None, gpus: int | None = None) -> ClusterProfile:
-    """Start a local head (127.0.0.1, token auth) and save its profile."""
-    return head.cluster_up(settings, cpus=cpus, gpus=gpus)
+    """Start a local head (127.0.0.1, token auth), save its profile, start its samplers."""
+    profile = head.cluster_up(settings, cpus=cpus, gpus=gpus)
+    head.connect(settings)
+    start_samplers(settings)
+    return profile
+
+
+def start_samplers(settings: Settings) -> None:
+    """One telemetry sampler per node of the connected cluster, writing to the catalogue.
+
+    Idempotent: samplers that run already are kept, nodes that joined since get theirs.
+    """
+    # Deferred: the TUI imports this module for `saved_status` and must start light.
+    from workbench.compute.telemetry.actor import ensure_samplers
+    from workbench.services.telemetry import CatalogueSink
+
+    ensure_samplers(sink=CatalogueSink(settings))
 
 
 def down(settings: Settings) -> ClusterProfile | None:
@@ -96,6 +111,7 @@ def status(settings: Settings) -> ClusterStatus:
     if not head.is_alive(profile):
         return ClusterStatus(profile=profile, up=False)
     connection = head.connect(settings)
+    start_samplers(settings)  # picks up nodes that joined since `cluster up`
     return ClusterStatus(
         profile=profile,
         up=True,
