@@ -113,6 +113,30 @@ EXPECTED_COLUMNS = {
         "memory_clock_mhz",
         "error",
     ],
+    "telemetry_processes": [
+        "ts",
+        "node_id",
+        "pid",
+        "run_id",
+        "deployment",
+        "cpu_percent",
+        "rss_bytes",
+        "gpu_uuid",
+        "gpu_memory_bytes",
+        "gpu_utilization_percent",
+    ],
+    "run_resources": [
+        "run_id",
+        "updated_at",
+        "final",
+        "samples",
+        "cpu_hours",
+        "gpu_hours",
+        "peak_rss_bytes",
+        "peak_gpu_memory_bytes",
+        "cost",
+    ],
+    "run_alerts": ["run_id", "kind", "node_id", "gpu_uuid", "started_at", "ended_at", "detail"],
 }
 
 

@@ -283,10 +283,51 @@ _TELEMETRY = [
     )""",
 ]
 
+
+# Issue 11: samples of attributed processes (a run's or a deployment's Ray workers), each
+# run's resources and cost, and alerts such as a GPU a run holds but leaves idle.
+_RUN_RESOURCES = [
+    """CREATE TABLE telemetry_processes (
+        ts TIMESTAMP NOT NULL,
+        node_id VARCHAR NOT NULL,
+        pid INTEGER NOT NULL,
+        run_id VARCHAR,
+        deployment VARCHAR,
+        cpu_percent DOUBLE,
+        rss_bytes BIGINT,
+        gpu_uuid VARCHAR,
+        gpu_memory_bytes BIGINT,
+        gpu_utilization_percent DOUBLE
+    )""",
+    "CREATE INDEX telemetry_processes_run ON telemetry_processes (run_id)",
+    """CREATE TABLE run_resources (
+        run_id VARCHAR PRIMARY KEY,
+        updated_at TIMESTAMP NOT NULL,
+        final BOOLEAN NOT NULL,
+        samples BIGINT NOT NULL,
+        cpu_hours DOUBLE NOT NULL,
+        gpu_hours DOUBLE NOT NULL,
+        peak_rss_bytes BIGINT,
+        peak_gpu_memory_bytes BIGINT,
+        cost DOUBLE NOT NULL
+    )""",
+    """CREATE TABLE run_alerts (
+        run_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        node_id VARCHAR NOT NULL,
+        gpu_uuid VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP NOT NULL,
+        detail VARCHAR NOT NULL,
+        PRIMARY KEY (run_id, kind, node_id, gpu_uuid, started_at)
+    )""",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_pipelines", _PIPELINES),
     Migration("0003_telemetry", _TELEMETRY),
+    Migration("0004_run_resources", _RUN_RESOURCES),
 )
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
@@ -324,6 +365,10 @@ TELEMETRY_TABLES: tuple[str, ...] = (
     "telemetry_gpus",
     "telemetry_nodes_1m",
     "telemetry_gpus_1m",
+    "telemetry_processes",
+    # Derived from telemetry_processes (issue 11): per-run resources and GPU-idle alerts.
+    "run_resources",
+    "run_alerts",
 )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +50,55 @@ def _default_home() -> str:
     import platformdirs
 
     return platformdirs.user_data_dir("workbench", appauthor=False)
+
+
+PRICE_CPU_HOUR_ENV = "WORKBENCH_PRICE_CPU_HOUR"
+PRICE_GPU_HOUR_ENV = "WORKBENCH_PRICE_GPU_HOUR"
+GPU_IDLE_PERCENT_ENV = "WORKBENCH_GPU_IDLE_PERCENT"
+GPU_IDLE_MINUTES_ENV = "WORKBENCH_GPU_IDLE_MINUTES"
+
+
+@dataclass(frozen=True)
+class ResourcePricing:
+    """What a run's resources cost and when a GPU counts as idle, from the environment.
+
+    Prices are per core-hour (WORKBENCH_PRICE_CPU_HOUR, default 0) and per GPU-hour
+    (WORKBENCH_PRICE_GPU_HOUR, default 0), in whatever currency the user thinks in. A run
+    holding a GPU below `gpu_idle_percent` utilisation (WORKBENCH_GPU_IDLE_PERCENT, default
+    10) for `gpu_idle_minutes` (WORKBENCH_GPU_IDLE_MINUTES, default 5) raises an alert.
+    """
+
+    cpu_hour: float = 0.0
+    gpu_hour: float = 0.0
+    gpu_idle_percent: float = 10.0
+    gpu_idle_minutes: float = 5.0
+
+
+def load_pricing(environ: Mapping[str, str] | None = None) -> ResourcePricing:
+    """Prices and idle thresholds from the environment; a bad value is InvalidInputError."""
+    env = os.environ if environ is None else environ
+    defaults = ResourcePricing()
+    return ResourcePricing(
+        cpu_hour=_non_negative(env, PRICE_CPU_HOUR_ENV, defaults.cpu_hour),
+        gpu_hour=_non_negative(env, PRICE_GPU_HOUR_ENV, defaults.gpu_hour),
+        gpu_idle_percent=_non_negative(env, GPU_IDLE_PERCENT_ENV, defaults.gpu_idle_percent),
+        gpu_idle_minutes=_non_negative(env, GPU_IDLE_MINUTES_ENV, defaults.gpu_idle_minutes),
+    )
+
+
+def _non_negative(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    from workbench.core.errors import InvalidInputError
+
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInputError(
+            f"{name} must be a number of 0 or more, not {raw!r}",
+            f"e.g. export {name}={default:g}, or unset it",
+        )
+    return value
