@@ -10,6 +10,8 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
 from workbench.catalogue import Statement
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.core.deployments import (
@@ -43,6 +45,34 @@ RUNS: list[tuple[str, str, str, int, int | None, dict[str, str], float, float]] 
     ("f60718293a4b5c6d7e8f90a1b2c3d4e5", MAINT, "running", 170, None,
      {"lr": "0.001", "epochs": "20", "hidden": "128"}, 0.861, 0.41),
 ]  # fmt: skip
+GIB = 1024**3
+# Telemetry: (node_id, hostname, GPUs); a sample every 30 s over the last 20 minutes.
+TELEMETRY_NODES = (("node-gpu-01", "gpu-box-1", 2), ("node-cpu-02", "cpu-box-2", 0))
+SAMPLES = 40
+MEM_TOTAL = 64 * GIB
+GPU_MEM_TOTAL = 80 * GIB
+
+
+def sample_ts(i: int) -> datetime:
+    """When telemetry sample `i` (0 oldest, SAMPLES - 1 newest) was taken: 5 s into its 30 s."""
+    return NOW - timedelta(seconds=5 + 30 * (SAMPLES - 1 - i))
+
+
+def cpu_at(node: int, i: int) -> float:
+    """CPU % of node `node` (index into TELEMETRY_NODES) at sample `i`."""
+    return 20.0 + 3.0 * ((i * 7 + node * 11) % 20)
+
+
+def mem_at(node: int, i: int) -> int:
+    """Memory used in bytes of node `node` at sample `i`."""
+    return (16 + 8 * node + i % 10) * GIB
+
+
+def gpu_at(gpu: int, i: int) -> float:
+    """Utilisation % of GPU `gpu` of the GPU node at sample `i`."""
+    return 50.0 + float((i * 5 + gpu * 17) % 40)
+
+
 STEPS = ("prepare", "train", "evaluate", "register")
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -126,6 +156,7 @@ def _statements(home: Path) -> list[Statement]:
     statements += _models(home)
     statements += _deployment(home)
     statements += _audit()
+    statements += _telemetry()
     return statements
 
 
@@ -263,3 +294,34 @@ def _audit() -> list[Statement]:
         )
         for event_id, minute, action, target, reason, details in events
     ]
+
+
+def _telemetry() -> list[Statement]:
+    nodes: dict[str, list[object]] = {
+        "ts": [], "node_id": [], "hostname": [], "cpu_percent": [], "load_1m": [],
+        "mem_used_bytes": [], "mem_total_bytes": [], "swap_used_bytes": [],
+        "swap_total_bytes": [], "gpu_note": [],
+    }  # fmt: skip
+    gpus: dict[str, list[object]] = {
+        "ts": [], "node_id": [], "gpu_index": [], "uuid": [], "name": [],
+        "utilization_percent": [], "memory_used_bytes": [], "memory_total_bytes": [],
+        "temperature_c": [], "power_w": [], "power_limit_w": [],
+    }  # fmt: skip
+    for node, (node_id, hostname, gpu_count) in enumerate(TELEMETRY_NODES):
+        for i in range(SAMPLES):
+            row = (sample_ts(i), node_id, hostname, cpu_at(node, i), 1.5 + node, mem_at(node, i),
+                   MEM_TOTAL, 0, 8 * GIB, "" if gpu_count else "no GPU")  # fmt: skip
+            for column, value in zip(nodes, row, strict=True):
+                nodes[column].append(value)
+            for gpu in range(gpu_count):
+                used = (40 + gpu * 10 + i % 5) * GIB
+                gpu_row = (sample_ts(i), node_id, gpu, f"GPU-{gpu:04d}", "NVIDIA H100 80GB HBM3",
+                       gpu_at(gpu, i), used, GPU_MEM_TOTAL, 60.0 + gpu, 300.0 + 10 * gpu, 700.0)  # fmt: skip
+                for column, value in zip(gpus, gpu_row, strict=True):
+                    gpus[column].append(value)
+    return [_batch("telemetry_nodes", pa.table(nodes)), _batch("telemetry_gpus", pa.table(gpus))]
+
+
+def _batch(table: str, data: pa.Table) -> Statement:
+    names = ", ".join(data.column_names)
+    return Statement(f"INSERT INTO {table} ({names}) SELECT {names} FROM batch", data=data)

@@ -8,10 +8,20 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from tests.tui.catalogue_fixture import NOW, RUNS
+from tests.tui.catalogue_fixture import (
+    MEM_TOTAL,
+    NOW,
+    RUNS,
+    SAMPLES,
+    cpu_at,
+    gpu_at,
+    mem_at,
+)
+from workbench.catalogue import Statement
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.screens.overview import OverviewScreen
+from workbench.tui.screens.overview import NO_TELEMETRY, OverviewScreen
+from workbench.tui.widgets.sparkline import BLOCKS
 
 RUNNING_ID = next(run[0] for run in RUNS if run[2] == "running")
 
@@ -85,5 +95,45 @@ async def test_overview_without_a_cluster_says_so(app: WorkbenchApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _loaded(app, pilot)
         assert "no cluster: offline / history only" in _text(screen, "#cluster-line")
-        assert "issue 11" in _text(screen, "#nodes")
+        assert "gpu-box-1" in _text(screen, "#nodes")
         assert "issue 12" in _text(screen, "#alerts")
+
+
+async def test_overview_draws_each_nodes_sparklines_and_current_values(app: WorkbenchApp) -> None:
+    newest = SAMPLES - 1
+    gpu_mean = (gpu_at(0, newest) + gpu_at(1, newest)) / 2
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _loaded(app, pilot)
+        lines = _text(screen, "#nodes").splitlines()
+        gpu_node = lines.index("gpu-box-1  2 GPU")
+        cpu, mem, gpu = lines[gpu_node + 1 : gpu_node + 4]
+        assert cpu.startswith(" CPU ")
+        assert cpu.endswith(f" {cpu_at(0, newest):3.0f}%")
+        assert mem.endswith(f" {100 * mem_at(0, newest) / MEM_TOTAL:3.0f}%")
+        assert gpu.startswith(" GPU ")
+        assert gpu.endswith(f" {gpu_mean:3.0f}%")
+        # ten minutes at a sample every 30 s: twenty cells, each one sample's block
+        cells = cpu.split()[1]
+        assert len(cells) == 20
+        assert all(cell in BLOCKS for cell in cells)
+        expected = BLOCKS[int(cpu_at(0, newest) / 100 * len(BLOCKS))]
+        assert cells[-1] == expected
+        cpu_node = lines.index("cpu-box-2  no GPU")
+        assert lines[cpu_node + 1].endswith(f" {cpu_at(1, newest):3.0f}%")
+        assert lines[cpu_node + 2].startswith(" MEM ")
+        assert lines[cpu_node + 3] == "gpu-box-1  2 GPU"  # a node without GPUs has no GPU line
+
+
+async def test_overview_without_telemetry_says_how_to_get_it(
+    app: WorkbenchApp, fixed_home: Path
+) -> None:
+    backend = DuckDBBackend(fixed_home / "catalogue.duckdb")
+    try:
+        backend.write(
+            [Statement("DELETE FROM telemetry_gpus"), Statement("DELETE FROM telemetry_nodes")]
+        )
+    finally:
+        backend.close()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _loaded(app, pilot)
+        assert _text(screen, "#nodes").replace("\n", " ") == NO_TELEMETRY

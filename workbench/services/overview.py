@@ -1,4 +1,5 @@
-"""The Overview: cluster state, runs in flight, deployments' last minute, recent audit events.
+"""The Overview: cluster state, node telemetry trends, runs in flight, deployments' last minute,
+recent audit events.
 
 One call per refresh, one brief open of the catalogue. The cluster is read from its saved
 profile and process group, never by joining Ray: the TUI must outlive any cluster.
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from workbench.catalogue.activity import ActiveRun, ActivityLedger, RequestWindow, StepState
 from workbench.catalogue.deployments import DeploymentLedger
 from workbench.catalogue.models import ModelLedger
+from workbench.catalogue.telemetry import TelemetryLedger
 from workbench.core.audit import AuditEvent
 from workbench.core.deployments import CANARY, PRIMARY, Deployment
 from workbench.core.errors import WorkbenchError
@@ -19,9 +21,11 @@ from workbench.core.settings import Settings
 from workbench.core.spec import load_spec
 from workbench.owner import open_catalogue
 from workbench.services.cluster import ClusterStatus, saved_status
+from workbench.services.telemetry_view import NodeTrend, recent_trends
 
 __all__ = [
     "DeploymentActivity",
+    "NodeTrend",
     "Overview",
     "RequestWindow",
     "RunProgress",
@@ -106,6 +110,8 @@ class Overview:
     deployments: tuple[DeploymentActivity, ...]
     recent: tuple[AuditEvent, ...]
     window_end: datetime
+    nodes: tuple[NodeTrend, ...] = ()
+    """Each node's CPU, memory and GPU trends over the minutes ending at `window_end`."""
 
 
 def overview(settings: Settings, now: datetime) -> Overview:
@@ -118,12 +124,14 @@ def overview(settings: Settings, now: datetime) -> Overview:
         windows = activity.request_windows(now - WINDOW, now)
         deployments = DeploymentLedger(catalogue).all()
         recent = ModelLedger(catalogue).audit_events(AUDIT_EVENTS)
+        nodes = recent_trends(TelemetryLedger(catalogue), now)
     return Overview(
         cluster=cluster,
         running=tuple(run_progress(run, counts.get(run.project, 0), now) for run in active),
         deployments=tuple(_activity(d, windows.get(d.name)) for d in deployments),
         recent=tuple(recent),
         window_end=now,
+        nodes=nodes,
     )
 
 

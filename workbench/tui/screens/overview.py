@@ -1,8 +1,9 @@
 """The Overview (o): cluster state, runs in flight, deployments, recent audit events.
 
 Live: reloads while visible, one `services.overview.overview` call per refresh. The cluster
-is read from its saved profile (no Ray in this process). Telemetry and drift panels hold
-their places until those features land.
+is read from its saved profile (no Ray in this process). The nodes panel draws each node's
+CPU, memory and GPU sparklines from the telemetry history; the drift panel holds its place
+until drift monitoring lands.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
-from workbench.services.overview import DeploymentActivity, Overview, overview
+from workbench.services.overview import DeploymentActivity, NodeTrend, Overview, overview
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.progress_list import RunProgressList
+from workbench.tui.widgets.sparkline import spark_line
 from workbench.tui.widgets.topbar import TopBar
 
-NODES_PLACEHOLDER = "Fills in when GPU/CPU telemetry lands (issue 11)."
+NO_TELEMETRY = (
+    "no telemetry yet: samplers run on a cluster (`workbench cluster up`), "
+    "or see `workbench telemetry`"
+)
 ALERTS_PLACEHOLDER = "Fills in when drift monitoring lands (issue 12): no drift checks run yet."
 
 
@@ -30,7 +35,8 @@ class OverviewScreen(DataScreen[Overview]):
     OverviewScreen #cluster-line { height: auto; max-height: 2; padding: 0 1; }
     OverviewScreen .row { height: 1fr; }
     OverviewScreen .panel { height: 1fr; overflow: hidden hidden; }
-    OverviewScreen #nodes, OverviewScreen #alerts { width: 1fr; color: $text-muted; }
+    OverviewScreen #nodes { width: 1fr; }
+    OverviewScreen #alerts { width: 1fr; color: $text-muted; }
     OverviewScreen #running, OverviewScreen #deployments { width: 2fr; }
     OverviewScreen.-narrow #nodes, OverviewScreen.-narrow #alerts { width: 24; }
     OverviewScreen.-narrow #running, OverviewScreen.-narrow #deployments { width: 1fr; }
@@ -50,7 +56,7 @@ class OverviewScreen(DataScreen[Overview]):
         yield Freshness()
         yield Static("reading the cluster profile ...", id="cluster-line")
         with Horizontal(classes="row"):
-            yield _panel(Static(NODES_PLACEHOLDER, id="nodes"), "Nodes (telemetry)")
+            yield _panel(Static("reading ...", id="nodes"), "Nodes (telemetry)")
             yield _panel(RunProgressList("reading ...", id="running"), "Running")
         with Horizontal(classes="row"):
             yield _panel(Static("reading ...", id="deployments"), "Deployments (last minute)")
@@ -63,6 +69,9 @@ class OverviewScreen(DataScreen[Overview]):
 
     def show(self, data: Overview) -> None:
         self.query_one("#cluster-line", Static).update(_cluster_text(data))
+        nodes = self.query_one("#nodes", Static)
+        nodes.border_subtitle = "last 10 min" if data.nodes else ""
+        nodes.update(_nodes_text(data.nodes, nodes.content_size.width or 30))
         wide = self.has_class("-wide")
         running = self.query_one("#running", RunProgressList)
         running.show_runs(
@@ -98,6 +107,22 @@ def _cluster_text(data: Overview) -> Text:
         ("cluster up", "bold green"),
         f" at {profile.address} ({saved})  dashboard {profile.dashboard_url}",
     )
+
+
+def _nodes_text(trends: tuple[NodeTrend, ...], width: int) -> Text:
+    """Per node: its hostname, then CPU, memory and (with GPUs) GPU sparklines, newest right."""
+    if not trends:
+        return Text(NO_TELEMETRY, style="dim")
+    spark = max(4, width - 10)
+    lines = []
+    for trend in trends:
+        gpus = f"  {trend.gpus} GPU" if trend.gpus else "  no GPU"
+        lines.append(Text.assemble((trend.hostname, "bold"), (gpus, "dim")))
+        lines.append(spark_line("CPU", trend.cpu, spark))
+        lines.append(spark_line("MEM", trend.memory, spark))
+        if trend.gpus:
+            lines.append(spark_line("GPU", trend.gpu, spark))
+    return Text("\n").join(lines)
 
 
 def _deployments_text(deployments: tuple[DeploymentActivity, ...], wide: bool) -> Text:
