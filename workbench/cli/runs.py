@@ -19,6 +19,7 @@ from workbench.cli.render import (
 
 if TYPE_CHECKING:
     from workbench.core.entities import Run
+    from workbench.services.run_resources import RunResources
     from workbench.services.runs import RunDetails
 
 
@@ -104,16 +105,57 @@ def show(run: str, show_traceback: bool, as_json: bool) -> None:
     RUN is an id or a unique prefix of one (at least 4 characters).
     """
     from workbench.core.settings import load_settings
+    from workbench.services.run_resources import run_resources
     from workbench.services.runs import show_run
 
-    details = show_run(load_settings(), run)
-    if as_json:
-        emit_json(details.to_json())
-        return
-    if show_traceback:
+    settings = load_settings()
+    details = show_run(settings, run)
+    if show_traceback and not as_json:
         click.echo(details.traceback or f"run {details.run.run_id[:12]} has no traceback")
         return
+    resources = run_resources(settings, details.run.run_id, details.run.ended_at is not None)
+    if as_json:
+        emit_json({**details.to_json(), "resources": resources.to_json()})
+        return
     _print_run(details)
+    _print_resources(resources)
+
+
+def _print_resources(resources: RunResources) -> None:
+    """The `resources` section: CPU/GPU-hours, peaks, cost and alerts; nothing without samples."""
+    out = console()
+    usage = resources.usage
+    if not usage.samples:
+        out.print("resources [dim]no attributed telemetry samples[/]")
+        return
+    rows = [
+        ("cpu-hours", f"{usage.cpu_hours:.3f}"),
+        ("gpu-hours", f"{usage.gpu_hours:.3f}"),
+        ("peak memory", _bytes(usage.peak_rss_bytes)),
+        ("peak gpu mem", _bytes(usage.peak_gpu_memory_bytes)),
+        ("cost", f"{resources.cost:.2f}" + ("" if resources.final else " (so far)")),
+    ]
+    print_table(
+        (Column(style="dim"), Column()),
+        rows,
+        title="resources",
+        title_justify="left",
+        show_header=False,
+        out=out,
+    )
+    for alert in resources.alerts:
+        out.print(f"  [yellow]![/] {alert.kind}: {alert.detail}")
+
+
+def _bytes(value: int | None) -> str:
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
 
 
 def _print_run(details: RunDetails) -> None:
