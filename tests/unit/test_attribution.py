@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from typing import Any
 
 from workbench.catalogue.catalogue import Catalogue
 from workbench.catalogue.run_resources import RunResourceLedger
@@ -17,17 +18,17 @@ DRIVERS = {
     "run-local": {"host": "h", "pid": 4000, "job_id": None},
     "run-detached": {"host": "h", "pid": 5000, "job_id": "workbench-abc"},
 }
-JOBS = [
+JOBS: list[dict[str, Any]] = [
     {"job_id": "01000000", "submission_id": None, "driver_info": {"pid": "4000"}},
     {"job_id": "02000000", "submission_id": "workbench-abc", "driver_info": {"pid": "9999"}},
     {"job_id": "03000000", "submission_id": None, "driver_info": {"pid": "7777"}},  # not a run
 ]
-TASKS = [
+TASKS: list[dict[str, Any]] = [
     {"job_id": "01000000", "worker_pid": 4101},
     {"job_id": "03000000", "worker_pid": 4301},
     {"job_id": None, "worker_pid": None},
 ]
-ACTORS = [
+ACTORS: list[dict[str, Any]] = [
     {"job_id": "02000000", "pid": 5101, "class_name": "RayTrainWorker"},
     {"job_id": "03000000", "pid": 6101, "class_name": "ServeReplica:fraud:fraud-scorer"},
     {"job_id": "01000000", "pid": 0, "class_name": "Pending"},
