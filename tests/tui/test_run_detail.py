@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,18 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import SelectionList, Static
 
-from tests.tui.catalogue_fixture import NOW, RUNS, TRACEBACK
+from tests.tui.catalogue_fixture import (
+    MEM_TOTAL,
+    NOW,
+    RUNS,
+    SAMPLES,
+    T0,
+    TRACEBACK,
+    cpu_at,
+    gpu_at,
+    mem_at,
+    sample_ts,
+)
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.core.entities import Run, RunStatus
 from workbench.core.settings import Settings, load_settings
@@ -24,12 +35,13 @@ from workbench.tui.app import WorkbenchApp, make_app
 from workbench.tui.context import Workspace
 from workbench.tui.screens.base import DataScreen
 from workbench.tui.screens.compare import CompareScreen
-from workbench.tui.screens.run_detail import CHART_PREFS, RunDetailScreen
+from workbench.tui.screens.run_detail import CHART_PREFS, NO_RUN_TELEMETRY, RunDetailScreen
 from workbench.tui.widgets.chart import Chart, ChartPicker
 
 FINISHED = RUNS[0][0]  # fraud_detection, lr 0.1, auc 0.912, model fraud_detection:1
 FAILED = RUNS[2][0]  # fraud_detection, failed in train with TRACEBACK
 SIBLING = RUNS[1][0]  # lr 0.05, n_estimators 200, max_depth 6
+RUNNING = RUNS[5][0]  # predictive_maintenance, started 10 minutes before NOW: has telemetry
 BEST = RUNS[4][0]  # lr 0.05, n_estimators 400, max_depth 6: differs from SIBLING in one param
 
 
@@ -370,3 +382,35 @@ async def test_a_garbled_chart_choice_falls_back_to_the_first_keys(app: Workbenc
         screen = RunDetailScreen(FINISHED)
         await open_screen(app, pilot, screen)
         assert [chart.title for chart in screen.query(Chart)] == ["auc", "loss"]
+
+
+async def test_a_running_run_charts_its_nodes_resources_over_its_span(app: WorkbenchApp) -> None:
+    started = T0 + timedelta(minutes=RUNS[5][3])
+    inside = [i for i in range(SAMPLES) if started <= sample_ts(i) < NOW]
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(RUNNING)
+        await open_screen(app, pilot, screen)
+        charts = {chart.title: chart for chart in screen.query_one("#run-resources").query(Chart)}
+        assert sorted(charts) == ["cpu-box-2 %", "gpu-box-1 %"]
+        gpu_node = {line.name: line for line in charts["gpu-box-1 %"].series}
+        assert list(gpu_node) == ["CPU", "MEM", "GPU0", "GPU1"]
+        assert [y for _, y in gpu_node["CPU"].points] == [cpu_at(0, i) for i in inside]
+        assert [y for _, y in gpu_node["MEM"].points] == pytest.approx(
+            [100 * mem_at(0, i) / MEM_TOTAL for i in inside]
+        )
+        assert [y for _, y in gpu_node["GPU1"].points] == [gpu_at(1, i) for i in inside]
+        xs = [x for x, _ in gpu_node["CPU"].points]
+        assert 0 <= xs[0] < 0.5  # minutes since the run started
+        assert 9.5 < xs[-1] < 10
+        cpu_node = [line.name for line in charts["cpu-box-2 %"].series]
+        assert cpu_node == ["CPU", "MEM"]
+
+
+async def test_a_run_outside_the_telemetry_says_there_is_none(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = RunDetailScreen(FINISHED)
+        await open_screen(app, pilot, screen)
+        box = screen.query_one("#run-resources")
+        assert not box.query(Chart)
+        shown = str(box.query_one(Static).content)
+        assert shown == NO_RUN_TELEMETRY.format(span="09:00:00-09:06:00")

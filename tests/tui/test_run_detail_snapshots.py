@@ -23,6 +23,7 @@ from workbench.tui.screens.run_detail import RunDetailScreen
 
 FINISHED = RUNS[0][0]
 FAILED = RUNS[2][0]
+RUNNING = RUNS[5][0]  # inside the fixed catalogue's telemetry: resource charts
 COMPARED = [RUNS[0][0], RUNS[1][0], RUNS[4][0]]
 Snap = Callable[..., bool]
 
@@ -61,6 +62,14 @@ def test_finished_run(snap_compare: Snap, snapshot_app: WorkbenchApp) -> None:
 def test_failed_run_with_its_traceback(snap_compare: Snap, snapshot_app: WorkbenchApp) -> None:
     assert snap_compare(
         snapshot_app, terminal_size=(120, 40), run_before=opened(RunDetailScreen(FAILED))
+    )
+
+
+def test_running_run_with_its_resource_charts(
+    snap_compare: Snap, snapshot_app: WorkbenchApp
+) -> None:
+    assert snap_compare(
+        snapshot_app, terminal_size=(120, 40), run_before=opened(RunDetailScreen(RUNNING))
     )
 
 

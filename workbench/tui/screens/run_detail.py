@@ -1,5 +1,6 @@
-"""One run: status, params, metrics, steps and lineage on the left; charts and a text panel
-(log tail, traceback or gate verdict) on the right. Live while the run runs.
+"""One run: status, params, metrics, steps and lineage on the left; metric charts, the run's
+resource charts (its nodes' CPU, GPU and memory over its span) and a text panel (log tail,
+traceback or gate verdict) on the right. Live while the run runs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from workbench.core.entities import Run, RunStatus
-from workbench.services.runs import MetricSeries, RunPage, run_page
+from workbench.services.runs import MetricSeries, RunPage
+from workbench.services.telemetry_view import ResourceHistory, RunView, run_view
 from workbench.tui.context import Workspace
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.chart import Chart, ChartPicker, Series
@@ -25,6 +27,10 @@ from workbench.tui.widgets.topbar import TopBar
 
 DEFAULT_CHARTS = 2
 """How many metric keys are charted until the user picks."""
+NO_RUN_TELEMETRY = (
+    "no telemetry for the run's span ({span} UTC): samplers record it while a cluster is up "
+    "(`workbench cluster up`)"
+)
 CHART_PREFS = "run_detail.charts"
 """Remembered chart keys, per project."""
 STATUS_STYLES: Mapping[RunStatus, str] = {
@@ -95,7 +101,7 @@ def default_charts(keys: list[str], remembered: list[str]) -> list[str]:
     return kept or keys[:DEFAULT_CHARTS]
 
 
-class RunDetailScreen(DataScreen[RunPage]):
+class RunDetailScreen(DataScreen[RunView]):
     """Everything about one run; `l` log, `t` traceback, `g` gate, `k` chart keys, esc back."""
 
     DEFAULT_CSS = """
@@ -105,6 +111,8 @@ class RunDetailScreen(DataScreen[RunPage]):
     RunDetailScreen #run-side { width: 1fr; }
     RunDetailScreen #run-charts { height: 3fr; min-height: 9; }
     RunDetailScreen #run-charts Chart { height: 1fr; min-height: 9; }
+    RunDetailScreen #run-resources { height: 2fr; min-height: 6; }
+    RunDetailScreen #run-resources Chart { height: 1fr; min-height: 8; }
     RunDetailScreen #run-text { height: 2fr; min-height: 6; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -143,6 +151,7 @@ class RunDetailScreen(DataScreen[RunPage]):
                 yield Static(id="run-lineage", classes="panel")
             with Vertical(id="run-side"):
                 yield VerticalScroll(id="run-charts", classes="panel")
+                yield VerticalScroll(id="run-resources", classes="panel")
                 with VerticalScroll(id="run-text", classes="panel"):
                     yield Static(id="run-text-body")
         yield Footer()
@@ -151,14 +160,16 @@ class RunDetailScreen(DataScreen[RunPage]):
         titles = {
             "#run-status": "Status", "#run-params": "Params", "#run-metrics": "Latest metrics",
             "#run-steps": "Steps", "#run-lineage": "Lineage", "#run-charts": "Metrics",
+            "#run-resources": "Resources",
         }  # fmt: skip
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
 
-    def fetch(self) -> RunPage:
-        return run_page(self.workspace.settings, self.run_id)
+    def fetch(self) -> RunView:
+        return run_view(self.workspace.settings, self.run_id, self.workspace.now())
 
-    def show(self, data: RunPage) -> None:
+    def show(self, view: RunView) -> None:
+        data = view.page
         run = data.details.run
         if run.status.terminal and self._timer is not None:  # nothing will change any more
             self._timer.stop()
@@ -178,6 +189,7 @@ class RunDetailScreen(DataScreen[RunPage]):
             remembered = remembered_charts(self.workspace).get(run.project, [])
             self.chart_keys = default_charts(sorted(data.series), remembered)
         self._draw_charts(data.series)
+        self._draw_resources(view.resources)
         if self.panel is None:
             self.panel = "traceback" if data.details.traceback else "log"
         self._show_panel()
@@ -204,8 +216,8 @@ class RunDetailScreen(DataScreen[RunPage]):
         """Choose which metrics to chart; remembered for the run's project."""
         if self.data is None:
             return
-        keys = sorted(self.data.series)
-        project = self.data.details.run.project
+        keys = sorted(self.data.page.series)
+        project = self.data.page.details.run.project
         self.app.push_screen(
             ChartPicker(keys, self.chart_keys or []), lambda chosen: self._chosen(project, chosen)
         )
@@ -215,7 +227,7 @@ class RunDetailScreen(DataScreen[RunPage]):
             return
         self.chart_keys = chosen
         self.workspace.remember(CHART_PREFS, {**remembered_charts(self.workspace), project: chosen})
-        self._draw_charts(self.data.series)
+        self._draw_charts(self.data.page.series)
 
     # -- drawing ----------------------------------------------------------------------------
 
@@ -289,6 +301,23 @@ class RunDetailScreen(DataScreen[RunPage]):
             chart.plot([Series(key, series[key])])
         box.border_subtitle = f"{len(keys)} of {len(series)} · k picks"
 
+    def _draw_resources(self, resources: ResourceHistory) -> None:
+        """One chart per node: CPU %, memory % and each GPU's utilisation over the run's span."""
+        box = self.query_one("#run-resources", VerticalScroll)
+        span = f"{resources.since:%H:%M:%S}-{resources.until:%H:%M:%S}"
+        box.border_subtitle = f"{span} UTC · minutes since start"
+        titles = [f"{node.hostname} %" for node in resources.nodes]
+        charts = list(box.query(Chart))
+        if [chart.title for chart in charts] != titles or not titles:
+            box.remove_children()
+            charts = [Chart(title) for title in titles]
+            box.mount_all(charts)
+            if not titles:
+                box.mount(Static(Text(NO_RUN_TELEMETRY.format(span=span), style="dim")))
+        for chart, node in zip(charts, resources.nodes, strict=True):
+            gpus = [Series(f"GPU{index}", points) for index, points in node.gpus]
+            chart.plot([Series("CPU", node.cpu), Series("MEM", node.memory), *gpus])
+
     def _switch_panel(self, panel: str) -> None:
         self.panel = panel
         self._show_panel()
@@ -298,7 +327,7 @@ class RunDetailScreen(DataScreen[RunPage]):
             return
         box = self.query_one("#run-text", VerticalScroll)
         body = self.query_one("#run-text-body", Static)
-        details = self.data.details
+        details = self.data.page.details
         box.border_subtitle = "l log · t traceback · g gate"
         if self.panel == "traceback":
             box.border_title = "Traceback"
@@ -311,7 +340,7 @@ class RunDetailScreen(DataScreen[RunPage]):
             box.border_title = "Register gate"
             body.update(self._gate())
         else:
-            log = self.data.log
+            log = self.data.page.log
             box.border_title = "Log tail"
             body.update(
                 Group(Text(log.note, style="dim"), Text("\n".join(log.lines)))
@@ -324,12 +353,12 @@ class RunDetailScreen(DataScreen[RunPage]):
 
     def _gate(self) -> RenderableType:
         assert self.data is not None
-        gate = self.data.gate
+        gate = self.data.page.gate
         if gate is None:
-            return Text(self.data.gate_source, style="dim")
+            return Text(self.data.page.gate_source, style="dim")
         verdict = Text.assemble(
             ("passed" if gate.passed else "refused", "bold green" if gate.passed else "bold red"),
-            (f"  ({self.data.gate_source})", "dim"),
+            (f"  ({self.data.page.gate_source})", "dim"),
         )
         table = Table(box=None, padding=(0, 1), show_header=False, show_edge=False)
         table.add_column(no_wrap=True)
