@@ -298,9 +298,9 @@ def _audit() -> list[Statement]:
 
 def _telemetry() -> list[Statement]:
     nodes: dict[str, list[object]] = {
-        "ts": [], "node_id": [], "hostname": [], "cpu_percent": [], "load_1m": [],
-        "mem_used_bytes": [], "mem_total_bytes": [], "swap_used_bytes": [],
-        "swap_total_bytes": [], "gpu_note": [],
+        "ts": [], "node_id": [], "hostname": [], "cpu_percent": [], "cpu_per_core": [],
+        "load_1m": [], "load_5m": [], "load_15m": [], "mem_used_bytes": [],
+        "mem_total_bytes": [], "swap_used_bytes": [], "swap_total_bytes": [], "gpu_note": [],
     }  # fmt: skip
     gpus: dict[str, list[object]] = {
         "ts": [], "node_id": [], "gpu_index": [], "uuid": [], "name": [],
@@ -309,7 +309,9 @@ def _telemetry() -> list[Statement]:
     }  # fmt: skip
     for node, (node_id, hostname, gpu_count) in enumerate(TELEMETRY_NODES):
         for i in range(SAMPLES):
-            row = (sample_ts(i), node_id, hostname, cpu_at(node, i), 1.5 + node, mem_at(node, i),
+            cores = [cpu_at(node, i)] * (16 // (node + 1))
+            row = (sample_ts(i), node_id, hostname, cpu_at(node, i), cores, 1.5 + node,
+                   1.25 + node, 1.0 + node, mem_at(node, i),
                    MEM_TOTAL, 0, 8 * GIB, "" if gpu_count else "no GPU")  # fmt: skip
             for column, value in zip(nodes, row, strict=True):
                 nodes[column].append(value)

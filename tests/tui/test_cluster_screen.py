@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
+import psutil
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from tests.tui.catalogue_fixture import (
+    GIB,
+    MEM_TOTAL,
+    SAMPLES,
+    TELEMETRY_NODES,
+    cpu_at,
+    gpu_at,
+    mem_at,
+)
+from workbench.catalogue import Statement
+from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.base import DataScreen
 from workbench.tui.screens.cluster import ClusterScreen, human_bytes
+from workbench.tui.widgets.chart import Chart
 from workbench.tui.widgets.confirm import ConfirmDialog
+from workbench.tui.widgets.node_panel import NodePanel
 
 
 async def _loaded(app: WorkbenchApp, pilot: Pilot[None]) -> ClusterScreen:
@@ -78,3 +93,52 @@ async def test_stop_asks_first_and_no_leaves_everything_alone(app: WorkbenchApp)
         await pilot.press("D")  # nothing saved: refused without a dialog
         await pilot.pause()
         assert isinstance(app.screen, ClusterScreen)
+
+
+async def test_each_node_shows_its_newest_sample_and_the_hours_charts(app: WorkbenchApp) -> None:
+    newest = SAMPLES - 1
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _loaded(app, pilot)
+        assert _text(screen, "#telemetry-source").startswith("live: the cluster's samplers (2")
+        panels = [str(panel.content) for panel in screen.query(NodePanel)]
+        assert [panel.split()[0] for panel in panels] == ["cpu-box-2", "gpu-box-1"]
+        cpu_box, gpu_box = panels
+        assert f"{cpu_at(1, newest):3.0f}%" in cpu_box.splitlines()[1]
+        assert f"{mem_at(1, newest) / GIB:.1f}/{MEM_TOTAL / GIB:.1f} GiB" in cpu_box
+        assert "GPU  no GPU" in cpu_box
+        assert "GPU0 NVIDIA H100 80GB HBM3" in gpu_box
+        assert "GPU1 NVIDIA H100 80GB HBM3" in gpu_box
+        utilisation = [line for line in gpu_box.splitlines() if line.startswith(" UTL ")]
+        assert [line.split("%")[0].split()[-1] for line in utilisation] == [
+            f"{gpu_at(0, newest):.0f}",
+            f"{gpu_at(1, newest):.0f}",
+        ]
+        cpu, memory, gpu = screen.query(Chart)
+        assert [line.name for line in cpu.series] == [
+            host for _, host, _ in reversed(TELEMETRY_NODES)
+        ]
+        assert [y for _, y in cpu.series[1].points] == [cpu_at(0, i) for i in range(SAMPLES)]
+        assert cpu.series[1].points[-1][0] < 0  # minutes ago
+        assert [y for _, y in memory.series[0].points][-1] == 100 * mem_at(1, newest) / MEM_TOTAL
+        assert [line.name for line in gpu.series] == ["gpu-box-1 GPU0", "gpu-box-1 GPU1"]
+        assert [y for _, y in gpu.series[1].points] == [gpu_at(1, i) for i in range(SAMPLES)]
+
+
+async def test_without_fresh_samples_it_samples_this_machine(
+    app: WorkbenchApp, fixed_home: Path
+) -> None:
+    backend = DuckDBBackend(fixed_home / "catalogue.duckdb")
+    try:
+        backend.write(
+            [Statement("DELETE FROM telemetry_gpus"), Statement("DELETE FROM telemetry_nodes")]
+        )
+    finally:
+        backend.close()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _loaded(app, pilot)
+        assert _text(screen, "#telemetry-source").startswith("live: this machine")
+        (panel,) = screen.query(NodePanel)
+        assert str(panel.content).split()[0] == socket.gethostname()
+        assert f"{psutil.cpu_count()} cores" in str(panel.content)
+        assert all(not chart.series or not any(s.points for s in chart.series)
+                   for chart in screen.query(Chart))  # fmt: skip

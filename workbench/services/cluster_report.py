@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from workbench.core.settings import Settings
 from workbench.owner import open_catalogue, read_owner_file
 from workbench.services.child import child_env, run_json, workbench_command
 from workbench.services.cluster import ClusterProfile, ClusterStatus, NodeInfo, saved_status
+from workbench.services.telemetry_view import ClusterTelemetry, cluster_telemetry
 
 STATUS_TIMEOUT_S = 60.0
 """A child `cluster status` joins the cluster: seconds, not minutes."""
@@ -59,10 +61,13 @@ class ClusterReport:
     catalogue: CatalogueFile
     owner: OwnerInfo | None
     problem: str = ""
+    telemetry: ClusterTelemetry | None = None
+    """Each node's newest sample and the last hour (read when the caller passes `now`)."""
 
 
-def cluster_report(settings: Settings) -> ClusterReport:
-    """Read the Cluster screen's data; a live head is asked for its nodes through a child."""
+def cluster_report(settings: Settings, now: datetime | None = None) -> ClusterReport:
+    """Read the Cluster screen's data; a live head is asked for its nodes through a child.
+    With `now`, also the nodes' telemetry (live and the hour before `now`)."""
     status = saved_status(settings)
     nodes: tuple[NodeInfo, ...] = ()
     problem = ""
@@ -80,13 +85,18 @@ def cluster_report(settings: Settings) -> ClusterReport:
                 resources={k: float(v) for k, v in document.get("resources", {}).items()},
                 node_details=nodes,
             )
+    catalogue = _catalogue_file(settings)
+    telemetry = None
+    if now is not None and catalogue.size_bytes is not None and not catalogue.problem:
+        telemetry = cluster_telemetry(settings, now)
     return ClusterReport(
         status=status,
         nodes=nodes,
         ray_version=_ray_version(),
-        catalogue=_catalogue_file(settings),
+        catalogue=catalogue,
         owner=_owner(settings),
         problem=problem,
+        telemetry=telemetry,
     )
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from workbench.catalogue.telemetry import GpuPoint, NodePoint, TelemetryHistory, TelemetryLedger
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 from workbench.services.runs import RunPage, run_page
-from workbench.services.telemetry import TelemetrySnapshot, snapshot
+from workbench.services.telemetry import FRESH_S, TelemetrySnapshot, snapshot
 
 TREND_WINDOW = timedelta(minutes=10)
 """The span of the Overview's sparklines, ending at the caller's `now`."""
@@ -145,10 +145,18 @@ def charts_of(history: TelemetryHistory, origin: datetime) -> ResourceHistory:
 
 
 def cluster_telemetry(settings: Settings, now: datetime) -> ClusterTelemetry:
-    """Each node's newest sample (services.telemetry.snapshot) and CHART_WINDOW before `now`."""
-    return ClusterTelemetry(
-        live=snapshot(settings), history=resource_history(settings, now - CHART_WINDOW, now)
-    )
+    """Each node's newest sample, and CHART_WINDOW of history before `now`.
+
+    Stored samples younger than FRESH_S at `now` mean a cluster's samplers are writing; else
+    `services.telemetry.snapshot` samples this machine in process."""
+    with open_catalogue(settings) as catalogue:
+        ledger = TelemetryLedger(catalogue)
+        stored = ledger.latest()
+        found = ledger.history(now - CHART_WINDOW, now)
+    moment = now if now.tzinfo else now.replace(tzinfo=UTC)
+    fresh = tuple(s for s in stored if s.ts >= moment - timedelta(seconds=FRESH_S))
+    live = TelemetrySnapshot("cluster", fresh) if fresh else snapshot(settings)
+    return ClusterTelemetry(live=live, history=charts_of(found, now))
 
 
 def run_view(settings: Settings, ref: str, now: datetime) -> RunView:

@@ -1,4 +1,5 @@
-"""Cluster (c): the saved local head, its nodes as Ray reports them, the catalogue file.
+"""Cluster (c): the saved local head, its nodes as Ray reports them, the catalogue file, and
+each node's telemetry: a live nvitop-like panel per node and the last hour as charts.
 
 Not live on a fast timer: reading the nodes runs a child `workbench cluster status`, which
 joins the cluster and costs seconds. It reloads when shown and on `R`. `u` starts a local
@@ -13,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Static
 
 from workbench.services.cluster_report import (
@@ -22,8 +23,11 @@ from workbench.services.cluster_report import (
     start_local_head,
     stop_local_head,
 )
+from workbench.services.telemetry_view import ClusterTelemetry
 from workbench.tui.screens.base import DataScreen, Freshness
+from workbench.tui.widgets.chart import Chart, Series
 from workbench.tui.widgets.confirm import ConfirmDialog
+from workbench.tui.widgets.node_panel import NodePanel
 from workbench.tui.widgets.topbar import TopBar
 
 
@@ -46,7 +50,10 @@ class ClusterScreen(DataScreen[ClusterReport]):
     ClusterScreen #cluster-top { height: auto; }
     ClusterScreen #head { width: 1fr; height: auto; min-height: 8; }
     ClusterScreen #catalogue { width: 1fr; height: auto; min-height: 8; }
-    ClusterScreen #nodes { height: 1fr; }
+    ClusterScreen #nodes { height: auto; min-height: 3; max-height: 10; }
+    ClusterScreen #telemetry { height: 1fr; min-height: 6; }
+    ClusterScreen #telemetry-source { height: auto; padding: 0 1; color: $text-muted; }
+    ClusterScreen #telemetry Chart { height: 12; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "cluster_up", "Start head"),
@@ -65,17 +72,56 @@ class ClusterScreen(DataScreen[ClusterReport]):
             yield _panel("head", "Local head")
             yield _panel("catalogue", "Catalogue")
         yield _panel("nodes", "Nodes (as Ray reports them)")
+        with VerticalScroll(id="telemetry", classes="panel") as telemetry:
+            telemetry.border_title = "Telemetry"
+            yield Static("reading ...", id="telemetry-source")
         yield Footer()
 
     def fetch(self) -> ClusterReport:
-        return cluster_report(self.workspace.settings)
+        return cluster_report(self.workspace.settings, self.workspace.now())
 
     def show(self, data: ClusterReport) -> None:
         self.query_one("#head", Static).update(_head_text(data))
         self.query_one("#catalogue", Static).update(_catalogue_text(data))
         self.query_one("#nodes", Static).update(_nodes(data))
+        self._show_telemetry(data.telemetry)
         if data.catalogue.problem:  # the cluster still shows; the catalogue's problem too
             self.show_problem(data.catalogue.problem, data.catalogue.hint)
+
+    def _show_telemetry(self, telemetry: ClusterTelemetry | None) -> None:
+        """A NodePanel per node (newest sample), then CPU, memory and GPU charts of the hour."""
+        box = self.query_one("#telemetry", VerticalScroll)
+        source = self.query_one("#telemetry-source", Static)
+        if telemetry is None:
+            source.update("no telemetry: the catalogue is not there yet")
+            return
+        samples = telemetry.live.samples
+        source.update(
+            f"live: the cluster's samplers ({len(samples)} nodes)"
+            if telemetry.live.source == "cluster"
+            else "live: this machine (no cluster samplers writing; `workbench cluster up`)"
+        )
+        panels = list(box.query(NodePanel))
+        if len(panels) != len(samples):
+            for old in panels:
+                old.remove()
+            panels = [NodePanel() for _ in samples]
+            box.mount_all(panels, after=source)
+        for panel, sample in zip(panels, samples, strict=True):
+            panel.show(sample)
+        charts = list(box.query(Chart))
+        if not charts:
+            charts = [
+                Chart(title, y_label="%", x_label="minutes ago")
+                for title in ("CPU % (last hour)", "Memory % (last hour)", "GPU utilisation %")
+            ]
+            box.mount_all(charts)
+        nodes = telemetry.history.nodes
+        charts[0].plot([Series(node.hostname, node.cpu) for node in nodes])
+        charts[1].plot([Series(node.hostname, node.memory) for node in nodes])
+        charts[2].plot(
+            [Series(f"{node.hostname} GPU{i}", points) for node in nodes for i, points in node.gpus]
+        )
 
     def action_cluster_up(self) -> None:
         """Start a local head after a confirmation (u)."""
