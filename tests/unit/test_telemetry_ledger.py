@@ -153,8 +153,7 @@ def test_history_merges_aggregates_and_full_resolution(catalogue: Catalogue) -> 
 def test_catalogue_sink_pickles_and_appends_a_batch(settings: Settings) -> None:
     sink = pickle.loads(pickle.dumps(CatalogueSink(settings)))  # as it travels to an actor
     sink([_sample(NOW, 12.0, 34.0)])
-    assert sink._ledger is not None
-    sink._ledger.backend.close()  # the sink holds the file; release it to read it here
+    sink.close()  # the sink holds the file; release it to read it here
     catalogue = Catalogue(DuckDBBackend(settings.catalogue_path))
     try:
         (stored,) = TelemetryLedger(catalogue).latest()

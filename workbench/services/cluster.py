@@ -93,9 +93,12 @@ def start_samplers(settings: Settings) -> None:
     """
     # Deferred: the TUI imports this module for `saved_status` and must start light.
     from workbench.compute.telemetry.actor import ensure_samplers
+    from workbench.compute.telemetry.attribution import RayAttributor, catalogue_drivers
     from workbench.services.telemetry import CatalogueSink
 
-    ensure_samplers(sink=CatalogueSink(settings))
+    ensure_samplers(
+        sink=CatalogueSink(settings), attribute=RayAttributor(catalogue_drivers(settings))
+    )
 
 
 def down(settings: Settings) -> ClusterProfile | None:

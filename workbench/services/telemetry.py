@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from workbench.catalogue import Catalogue
 from workbench.catalogue.catalogue import utcnow
+from workbench.catalogue.run_resources import RunResourceLedger
 from workbench.catalogue.telemetry import GpuPoint, NodePoint, TelemetryHistory, TelemetryLedger
 from workbench.core.errors import InvalidInputError
 from workbench.core.settings import Settings
@@ -143,15 +145,23 @@ class CatalogueSink:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._ledger: TelemetryLedger | None = None
+        self._catalogue: Catalogue | None = None
 
     def __call__(self, batch: list[NodeSample]) -> None:
-        if self._ledger is None:
-            self._ledger = TelemetryLedger(open_catalogue(self.settings))
-        self._ledger.append(list(batch))
+        if self._catalogue is None:
+            self._catalogue = open_catalogue(self.settings)
+        TelemetryLedger(self._catalogue).append(list(batch))
+        # The attributed processes, for per-run resources (services/run_resources).
+        RunResourceLedger(self._catalogue).append(list(batch))
+
+    def close(self) -> None:
+        """Release the catalogue (the file, when no owner holds it)."""
+        if self._catalogue is not None:
+            self._catalogue.close()
+            self._catalogue = None
 
     def __getstate__(self) -> dict[str, object]:
-        return {"settings": self.settings, "_ledger": None}
+        return {"settings": self.settings, "_catalogue": None}
 
 
 def snapshot(settings: Settings, node: str | None = None) -> TelemetrySnapshot:
