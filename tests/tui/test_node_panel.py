@@ -78,3 +78,9 @@ class _PanelApp(App[None]):
 @pytest.mark.parametrize("size", [(120, 16), (80, 16)], ids=["120", "80"])
 def test_snapshot(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(_PanelApp(_node(gpus=(H200, LOST))), terminal_size=size)
+
+
+def test_a_stored_sample_without_load_averages_draws_dashes() -> None:
+    sample = _node()
+    stored = NodeSample(**{**sample.__dict__, "load_5m": None, "load_15m": None})  # NULLs read back
+    assert "load 1.50 - -" in render_node(stored, 120).plain

@@ -38,6 +38,11 @@ def rate(bytes_per_s: float | None) -> str:
     return f"{bytes_per_s:.0f} B/s"
 
 
+def _load(value: float | None) -> str:
+    """A load average; a stored sample may lack one (kept at full resolution only)."""
+    return "-" if value is None else f"{value:.2f}"
+
+
 def render_node(sample: NodeSample, width: int) -> Text:
     """The node's lines for a panel `width` columns wide."""
     size = max(BAR_MIN, min(BAR_MAX, (width - 60) // 2))
@@ -45,8 +50,8 @@ def render_node(sample: NodeSample, width: int) -> Text:
     swap = sample.swap_used_bytes / sample.swap_total_bytes if sample.swap_total_bytes else None
     text = Text.assemble(
         (f"{sample.hostname}", "bold"),
-        f"  {len(sample.cpu_per_core)} cores  load {sample.load_1m:.2f} {sample.load_5m:.2f} "
-        f"{sample.load_15m:.2f}\n",
+        f"  {len(sample.cpu_per_core)} cores  load {_load(sample.load_1m)} "
+        f"{_load(sample.load_5m)} {_load(sample.load_15m)}\n",
         " CPU ", bar(sample.cpu_percent / 100, size),
         "   MEM ", bar(memory, size),
         f" {sample.mem_used_bytes / GIB:.1f}/{sample.mem_total_bytes / GIB:.1f} GiB\n",
