@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psutil
 import pytest
 
+from tests.fixtures.settings import outside_ray
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.catalogue.telemetry import TelemetryLedger
@@ -151,7 +152,9 @@ def test_history_merges_aggregates_and_full_resolution(catalogue: Catalogue) -> 
 
 
 def test_catalogue_sink_pickles_and_appends_a_batch(settings: Settings) -> None:
-    sink = pickle.loads(pickle.dumps(CatalogueSink(settings)))  # as it travels to an actor
+    # As it travels to an actor; reading as an outside process, since this test process may
+    # be a driver of the session's Ray cluster (it would start an owner there).
+    sink = pickle.loads(pickle.dumps(CatalogueSink(outside_ray(settings.home))))
     sink([_sample(NOW, 12.0, 34.0)])
     sink.close()  # the sink holds the file; release it to read it here
     catalogue = Catalogue(DuckDBBackend(settings.catalogue_path))
