@@ -327,3 +327,14 @@ def _telemetry() -> list[Statement]:
 def _batch(table: str, data: pa.Table) -> Statement:
     names = ", ".join(data.column_names)
     return Statement(f"INSERT INTO {table} ({names}) SELECT {names} FROM batch", data=data)
+
+
+def drop_telemetry(home: Path) -> None:
+    """Remove the fixture's telemetry samples: the catalogue as before any sampler ran."""
+    backend = DuckDBBackend(home / "catalogue.duckdb")
+    try:
+        backend.write(
+            [Statement("DELETE FROM telemetry_gpus"), Statement("DELETE FROM telemetry_nodes")]
+        )
+    finally:
+        backend.close()

@@ -16,11 +16,10 @@ from tests.tui.catalogue_fixture import (
     SAMPLES,
     TELEMETRY_NODES,
     cpu_at,
+    drop_telemetry,
     gpu_at,
     mem_at,
 )
-from workbench.catalogue import Statement
-from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.base import DataScreen
 from workbench.tui.screens.cluster import ClusterScreen, human_bytes
@@ -127,13 +126,7 @@ async def test_each_node_shows_its_newest_sample_and_the_hours_charts(app: Workb
 async def test_without_fresh_samples_it_samples_this_machine(
     app: WorkbenchApp, fixed_home: Path
 ) -> None:
-    backend = DuckDBBackend(fixed_home / "catalogue.duckdb")
-    try:
-        backend.write(
-            [Statement("DELETE FROM telemetry_gpus"), Statement("DELETE FROM telemetry_nodes")]
-        )
-    finally:
-        backend.close()
+    drop_telemetry(fixed_home)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _loaded(app, pilot)
         assert _text(screen, "#telemetry-source").startswith("live: this machine")

@@ -14,10 +14,10 @@ from tests.tui.catalogue_fixture import (
     RUNS,
     SAMPLES,
     cpu_at,
+    drop_telemetry,
     gpu_at,
     mem_at,
 )
-from workbench.catalogue import Statement
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.overview import NO_TELEMETRY, OverviewScreen
@@ -127,13 +127,7 @@ async def test_overview_draws_each_nodes_sparklines_and_current_values(app: Work
 async def test_overview_without_telemetry_says_how_to_get_it(
     app: WorkbenchApp, fixed_home: Path
 ) -> None:
-    backend = DuckDBBackend(fixed_home / "catalogue.duckdb")
-    try:
-        backend.write(
-            [Statement("DELETE FROM telemetry_gpus"), Statement("DELETE FROM telemetry_nodes")]
-        )
-    finally:
-        backend.close()
+    drop_telemetry(fixed_home)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _loaded(app, pilot)
         assert _text(screen, "#nodes").replace("\n", " ") == NO_TELEMETRY
