@@ -323,11 +323,82 @@ _RUN_RESOURCES = [
     )""",
 ]
 
+
+# Issue 12: drift. Served request rows as columns (one list of numbers and one of texts per
+# row, named by a layout), so a window of a million rows reaches a check as arrays, not as a
+# million JSON strings; delayed labels joined by request id; a profile's features typed (its
+# quantiles and histograms as lists); per-feature results with their status and shares.
+_DRIFT = [
+    """CREATE TABLE request_layouts (
+        layout VARCHAR PRIMARY KEY,
+        numeric VARCHAR[] NOT NULL,
+        categorical VARCHAR[] NOT NULL
+    )""",
+    """CREATE TABLE request_rows (
+        deployment_id VARCHAR NOT NULL,
+        request_id VARCHAR NOT NULL,
+        row_index INTEGER NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        model_version INTEGER,
+        layout VARCHAR NOT NULL,
+        numbers DOUBLE[],
+        texts VARCHAR[],
+        outputs DOUBLE[]
+    )""",
+    """CREATE TABLE feedback (
+        deployment_id VARCHAR NOT NULL,
+        request_id VARCHAR NOT NULL,
+        row_index INTEGER NOT NULL,
+        label DOUBLE NOT NULL,
+        received_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (deployment_id, request_id, row_index)
+    )""",
+    """CREATE TABLE drift_profile_features (
+        profile_id VARCHAR NOT NULL,
+        feature VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        count BIGINT NOT NULL,
+        missing BIGINT NOT NULL,
+        edges DOUBLE[],
+        histogram BIGINT[],
+        quantiles DOUBLE[],
+        categories VARCHAR[],
+        frequencies BIGINT[],
+        stats JSON,
+        PRIMARY KEY (profile_id, feature)
+    )""",
+    "ALTER TABLE drift_profiles ADD COLUMN run_id VARCHAR",
+    "ALTER TABLE drift_checks ADD COLUMN deployment VARCHAR",
+    "ALTER TABLE drift_checks ADD COLUMN source VARCHAR",
+    "ALTER TABLE drift_checks ADD COLUMN status VARCHAR",
+    "ALTER TABLE drift_checks ADD COLUMN drift_share DOUBLE",
+    "ALTER TABLE drift_checks ADD COLUMN reference_rows BIGINT",
+    "ALTER TABLE drift_checks ADD COLUMN current_rows BIGINT",
+    "ALTER TABLE drift_results ADD COLUMN kind VARCHAR",
+    "ALTER TABLE drift_results ADD COLUMN status VARCHAR",
+    "ALTER TABLE drift_results ADD COLUMN p_value DOUBLE",
+    "ALTER TABLE drift_results ADD COLUMN primary_method BOOLEAN",
+    "ALTER TABLE drift_results ADD COLUMN reference_missing DOUBLE",
+    "ALTER TABLE drift_results ADD COLUMN current_missing DOUBLE",
+    "ALTER TABLE drift_results ADD COLUMN unseen_share DOUBLE",
+    "ALTER TABLE drift_results ADD COLUMN message VARCHAR",
+    """CREATE TABLE drift_histograms (
+        check_id VARCHAR NOT NULL,
+        feature VARCHAR NOT NULL,
+        labels VARCHAR[] NOT NULL,
+        reference DOUBLE[] NOT NULL,
+        current DOUBLE[] NOT NULL,
+        PRIMARY KEY (check_id, feature)
+    )""",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_pipelines", _PIPELINES),
     Migration("0003_telemetry", _TELEMETRY),
     Migration("0004_run_resources", _RUN_RESOURCES),
+    Migration("0005_drift", _DRIFT),
 )
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
@@ -352,6 +423,11 @@ TABLES: tuple[str, ...] = (
     "drift_profiles",
     "drift_checks",
     "drift_results",
+    "drift_profile_features",
+    "drift_histograms",
+    "request_layouts",
+    "request_rows",
+    "feedback",
     "resource_samples",
     "pipeline_runs",
     "audit_events",
