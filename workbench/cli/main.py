@@ -106,6 +106,7 @@ def _register() -> None:
     from workbench.cli.catalogue import catalogue
     from workbench.cli.cluster import cluster
     from workbench.cli.demo import demo
+    from workbench.cli.drift import drift
     from workbench.cli.mlflow import mlflow_group
     from workbench.cli.models import audit, models
     from workbench.cli.package import package
@@ -130,6 +131,7 @@ def _register() -> None:
     cli.add_command(cluster)
     cli.add_command(catalogue)
     cli.add_command(telemetry)
+    cli.add_command(drift)
     cli.add_command(tui)
 
 

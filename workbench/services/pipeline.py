@@ -33,10 +33,12 @@ from workbench.compute.steps import StepCall, StepFailed, context_fields, run_ta
 from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.gate import GateResult, evaluate_gate
+from workbench.core.models import ModelRef
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec, Resources, StepSpec, load_spec, resolve_params
 from workbench.core.version import __version__
 from workbench.owner import open_catalogue
+from workbench.services.drift import store_reference
 from workbench.services.driver import driver_info, heartbeat
 from workbench.services.lineage import code_digest, collect_lineage, digest_path
 
@@ -405,6 +407,8 @@ class _Driver:
             gate=gate.to_json(),
         )
         self.result.model = (register.model_name, version)
+        registered = registry.resolve(ModelRef(register.model_name, version))
+        store_reference(self.catalogue, self.spec, outputs, registered)
 
 
 def _returned_metrics(returned: object) -> dict[str, float]:

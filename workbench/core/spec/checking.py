@@ -10,6 +10,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal, NoReturn, cast
 
+from workbench.core.drift.config import (
+    CATEGORICAL_METHODS,
+    DEFAULT_THRESHOLDS,
+    NUMERIC_METHODS,
+    check_threshold,
+)
 from workbench.core.errors import InvalidInputError
 from workbench.core.spec.locator import FieldPath
 from workbench.core.spec.model import (
@@ -55,7 +61,10 @@ _EVALUATION_KEYS = ("metrics", "primary", "higher_is_better", "gate", "max_regre
 _REGISTER_KEYS = ("model_name", "artifact", "flavor")
 _FLAVORS = ("sklearn", "pytorch", "pyfunc")
 _SERVING_KEYS = ("route_prefix", "replicas", "max_batch_size", "batch_wait_timeout_s")
-_DRIFT_KEYS = ("features", "psi_threshold", "window")
+_DRIFT_KEYS = (
+    "features", "psi_threshold", "window", "numeric_method", "categorical_method", "thresholds",
+    "drift_share", "min_rows", "interval", "retrain",
+)  # fmt: skip
 
 
 class Checker(Reader):
@@ -349,15 +358,47 @@ class Checker(Reader):
     def drift(self, value: object) -> DriftSpec:
         at: FieldPath = ("drift",)
         table = self.table(value, at, _DRIFT_KEYS)
-        window = self.string(table, at, "window") or "1h"
-        if not _WINDOW.fullmatch(window):
-            self.fail(
-                (*at, "window"),
-                f"expected a duration such as '1h', got {window!r}",
-                "a whole number and a unit: s, m, h or d (e.g. 30m, 1h, 7d)",
-            )
+        window = self.duration(table, at, "window") or "1h"
+        numeric = self.string(table, at, "numeric_method") or "auto"
+        self.one_of(numeric, (*at, "numeric_method"), ("auto", *NUMERIC_METHODS), "method")
+        categorical = self.string(table, at, "categorical_method") or "auto"
+        self.one_of(categorical, (*at, "categorical_method"), ("auto", *CATEGORICAL_METHODS),
+                    "method")  # fmt: skip
+        share = self.number(table, at, "drift_share", 0.5, positive=True)
+        if share is not None and share > 1:
+            self.fail((*at, "drift_share"), f"must be <= 1, got {share}",
+                      "the share of drifted features that makes the dataset drifted")  # fmt: skip
         return DriftSpec(
             features=self.strings(table, at, "features"),
             psi_threshold=self.number(table, at, "psi_threshold", 0.2, positive=True) or 0.2,
             window=window,
+            numeric_method=numeric,
+            categorical_method=categorical,
+            thresholds=self.thresholds(table.get("thresholds", {}), (*at, "thresholds")),
+            drift_share=share or 0.5,
+            min_rows=self.integer(table, at, "min_rows", 30, minimum=1),
+            interval=self.duration(table, at, "interval") or "",
+            retrain=self.boolean(table, at, "retrain", False),
         )
+
+    def duration(self, table: dict[str, Any], at: FieldPath, key: str) -> str | None:
+        text = self.string(table, at, key)
+        if text is not None and not _WINDOW.fullmatch(text):
+            self.fail(
+                (*at, key),
+                f"expected a duration such as '1h', got {text!r}",
+                "a whole number and a unit: s, m, h or d (e.g. 30m, 1h, 7d)",
+            )
+        return text
+
+    def thresholds(self, value: object, at: FieldPath) -> tuple[tuple[str, float], ...]:
+        table = self.table(value, at, tuple(DEFAULT_THRESHOLDS))
+        found = []
+        for method in table:
+            number = self.number(table, at, method, None, positive=True)
+            try:
+                check_threshold(method, float(number or 0))
+            except InvalidInputError as error:
+                self.fail((*at, method), error.message)
+            found.append((method, float(number or 0)))
+        return tuple(found)

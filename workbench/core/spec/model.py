@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from workbench.core.drift.config import DEFAULT_THRESHOLDS, DriftConfig
 from workbench.core.errors import WorkbenchError
 
 ParamType = Literal["int", "float", "str", "bool"]
@@ -113,11 +114,35 @@ class ServingSpec:
 
 @dataclass(frozen=True)
 class DriftSpec:
-    """Defaults for drift checks (used by the monitoring issue)."""
+    """How this project's models are checked for drift ([drift] in workbench.toml).
+
+    `features` limits the checked features (empty: every profiled one); `interval` runs a
+    check of the last `window` of every deployment of the model that often (empty: only by
+    hand); `retrain` starts this project's pipeline when a scheduled check finds drift.
+    """
 
     features: tuple[str, ...] = ()
     psi_threshold: float = 0.2
     window: str = "1h"
+    numeric_method: str = "auto"
+    categorical_method: str = "auto"
+    thresholds: tuple[tuple[str, float], ...] = ()
+    drift_share: float = 0.5
+    min_rows: int = 30
+    interval: str = ""
+    retrain: bool = False
+
+    def config(self) -> DriftConfig:
+        """The check rules these settings stand for."""
+        thresholds = {**DEFAULT_THRESHOLDS, "psi": self.psi_threshold, **dict(self.thresholds)}
+        return DriftConfig(
+            numeric_method=self.numeric_method,
+            categorical_method=self.categorical_method,
+            thresholds=thresholds,
+            drift_share=self.drift_share,
+            min_rows=self.min_rows,
+            features=self.features,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Data drift: reference profiles, two-sample statistics and checks (pure numpy and scipy)."""
