@@ -12,6 +12,7 @@ import pyarrow as pa
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue, utcnow
 from workbench.catalogue.models import audit_statement
+from workbench.catalogue.request_rows import request_row_statements
 from workbench.core.deployments import REQUEST_COLUMNS, Deployment, DeploymentSpec, RequestRecord
 
 _INSERT_REQUESTS = (
@@ -125,13 +126,16 @@ class DeploymentLedger:
         return [_deployment(row) for row in rows]
 
     def log_requests(self, deployment_id: str, records: list[RequestRecord]) -> None:
-        """Append sampled requests in one batch; never waits for the commit."""
+        """Append sampled requests, and the input rows of answered ones (`request_rows`), in
+        one batch; never waits for the commit."""
         if not records:
             return
         table = pa.table(
             {name: [getattr(r, name) for r in records] for name in REQUEST_COLUMNS},
         )
-        self.backend.write([Statement(_INSERT_REQUESTS, (deployment_id,), data=table)], wait=False)
+        statements = [Statement(_INSERT_REQUESTS, (deployment_id,), data=table)]
+        statements += request_row_statements(deployment_id, records)
+        self.backend.write(statements, wait=False)
 
     def stats(self, name: str, since: Any) -> list[dict[str, Any]]:
         """Latency percentiles, QPS and error rates since `since`: overall, then per version."""

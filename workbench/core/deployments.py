@@ -8,10 +8,13 @@ JSON keys are those Workbench has always stored, so older rows read back the sam
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PRIMARY, CANARY, SHADOW = "primary", "canary", "shadow"
 
@@ -291,7 +294,8 @@ class Deployment:
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One served request as the `requests` table stores it (inputs and outputs as JSON text)."""
+    """One served request: the `requests` row (inputs and outputs as JSON text) and, for an
+    answered request, its validated input columns and per-row predictions (`request_rows`)."""
 
     request_id: str
     ts: datetime
@@ -301,7 +305,20 @@ class RequestRecord:
     inputs: str | None
     outputs: str | None
     shadow_outputs: str | None = None
+    columns: Mapping[str, np.ndarray] | None = None
+    """Validated input columns (equal length, signature order); None unless answered 200."""
+    predictions: Sequence[Any] | None = None
+    """One prediction per input row (a number, a probability vector, ...); None unless 200."""
 
 
-REQUEST_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
+REQUEST_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "ts",
+    "model_version",
+    "status_code",
+    "latency_ms",
+    "inputs",
+    "outputs",
+    "shadow_outputs",
+)
 """The `requests` columns a replica writes, in table order (after deployment_id)."""

@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import json
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from workbench.serving.payload import parse_body
 from workbench.serving.signature import Columns, InputSchema
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # Takes a served request's record and, while it runs, the shadow version's prediction.
 RequestSink = Callable[[RequestRecord, "asyncio.Future[Any] | None"], None]
 
@@ -86,6 +88,8 @@ def make_app(scorer: Scorer, options: AppOptions) -> Starlette:
 
     async def invocations(request: Request) -> Response:
         started = time.perf_counter()
+        request_id = client_request_id(request.headers.get("x-request-id"))
+        answer = _Answer(options, started, request_id)
         columns: Columns | None = None
         try:
             authorize(request)
@@ -97,18 +101,17 @@ def make_app(scorer: Scorer, options: AppOptions) -> Starlette:
             except TimeoutError:
                 raise RequestTimeout(f"no prediction within {options.timeout_s:g} s") from None
         except ScoringError as error:
-            _record(options, started, error.status, None, columns, {"error": error.message}, None)
-            return JSONResponse(error.body(), status_code=error.status)
+            answer.record(error.status, None, columns, {"error": error.message})
+            return JSONResponse(error.body(), error.status, headers=answer.headers)
         except Exception as error:  # the model failed, not the client: the one 500
             message = first_line(error)[:500]
             version = getattr(error, "version", None)  # ModelFailed knows which version
-            _record(options, started, 500, version, columns, {"error": message}, None)
-            return JSONResponse({"error_code": "INTERNAL_ERROR", "message": message}, 500)
-        _record(options, started, 200, scored.version, columns, scored.predictions, scored.shadow)
-        return JSONResponse(
-            {"predictions": scored.predictions},
-            headers={"x-workbench-model-version": str(scored.version)},
-        )
+            answer.record(500, version, columns, {"error": message})
+            failure = {"error_code": "INTERNAL_ERROR", "message": message}
+            return JSONResponse(failure, 500, headers=answer.headers)
+        answer.record(200, scored.version, columns, scored.predictions, scored.shadow)
+        headers = {**answer.headers, "x-workbench-model-version": str(scored.version)}
+        return JSONResponse({"predictions": scored.predictions}, headers=headers)
 
     async def ping(request: Request) -> Response:
         if scorer.healthy():
@@ -156,29 +159,55 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _record(
-    options: AppOptions,
-    started: float,
-    status: int,
-    version: int | None,
-    columns: Columns | None,
-    outputs: Any,
-    shadow: asyncio.Future[Any] | None,
-) -> None:
-    """Hand one request to the sink (sampling, batching and storage are the sink's job)."""
-    if options.on_request is None or random.random() >= options.sample_rate:
-        return
-    inputs = {k: v.tolist() for k, v in columns.items()} if columns is not None else None
-    record = RequestRecord(
-        request_id=uuid.uuid4().hex,
-        ts=datetime.now(UTC).replace(tzinfo=None),
-        model_version=version,
-        status_code=status,
-        latency_ms=(time.perf_counter() - started) * 1000.0,
-        inputs=json.dumps(inputs),
-        outputs=json.dumps(outputs),
-    )
-    options.on_request(record, shadow)
+def client_request_id(given: str | None) -> str:
+    """The client's `x-request-id` if it is a safe id (1-64 of [A-Za-z0-9_.:-]), else a new one."""
+    if given is not None and _REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One request's id and clock: its response headers, and its record for the sink."""
+
+    options: AppOptions
+    started: float
+    request_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"x-request-id": self.request_id}
+
+    def record(
+        self,
+        status: int,
+        version: int | None,
+        columns: Columns | None,
+        outputs: Any,
+        shadow: asyncio.Future[Any] | None = None,
+    ) -> None:
+        """Hand the request to the sink (sampling, batching and storage are the sink's job).
+
+        An answered request keeps its columns and predictions by reference: the sink turns
+        them into `request_rows` off the request path.
+        """
+        options = self.options
+        if options.on_request is None or random.random() >= options.sample_rate:
+            return
+        inputs = {k: v.tolist() for k, v in columns.items()} if columns is not None else None
+        answered = status == 200
+        record = RequestRecord(
+            request_id=self.request_id,
+            ts=datetime.now(UTC).replace(tzinfo=None),
+            model_version=version,
+            status_code=status,
+            latency_ms=(time.perf_counter() - self.started) * 1000.0,
+            inputs=json.dumps(inputs),
+            outputs=json.dumps(outputs),
+            columns=columns if answered else None,
+            predictions=outputs if answered else None,
+        )
+        options.on_request(record, shadow)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
