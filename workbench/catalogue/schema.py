@@ -383,6 +383,13 @@ _DRIFT = [
     "ALTER TABLE drift_results ADD COLUMN current_missing DOUBLE",
     "ALTER TABLE drift_results ADD COLUMN unseen_share DOUBLE",
     "ALTER TABLE drift_results ADD COLUMN message VARCHAR",
+    """CREATE TABLE drift_schedules (
+        deployment VARCHAR PRIMARY KEY,
+        interval_s INTEGER NOT NULL,
+        window_s INTEGER NOT NULL,
+        retrain BOOLEAN NOT NULL,
+        updated_at TIMESTAMP NOT NULL
+    )""",
     """CREATE TABLE drift_histograms (
         check_id VARCHAR NOT NULL,
         feature VARCHAR NOT NULL,
@@ -425,6 +432,7 @@ TABLES: tuple[str, ...] = (
     "drift_results",
     "drift_profile_features",
     "drift_histograms",
+    "drift_schedules",
     "request_layouts",
     "request_rows",
     "feedback",

@@ -349,3 +349,112 @@ def _status(status: str) -> str:
 
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@drift.command("schedule")
+@click.argument("deployment", required=False)
+@click.option("--every", metavar="SPAN", help="Check this often (at least 1m).")
+@click.option(
+    "--window",
+    metavar="SPAN",
+    default="1h",
+    show_default=True,
+    help="Over the traffic of the last SPAN.",
+)
+@click.option(
+    "--retrain/--no-retrain",
+    default=False,
+    show_default=True,
+    help="When a check opens an alert, run the project; its version becomes challenger.",
+)
+@click.option("--off", is_flag=True, help="Drop this deployment's own schedule.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def schedule_command(
+    deployment: str | None, every: str | None, window: str, retrain: bool, off: bool, as_json: bool
+) -> None:
+    """Check a deployment's traffic on a schedule, on the cluster; no DEPLOYMENT: list them.
+
+    Without a schedule of its own a deployment follows its project's [drift] interval,
+    window and retrain settings. The checks run in a detached actor on the cluster that
+    `workbench serve` starts, so they go on when this terminal closes.
+
+    \b
+    Examples:
+      workbench drift schedule                          # every deployment's schedule
+      workbench drift schedule fraud --every 10m --window 1h
+      workbench drift schedule fraud --every 1h --retrain
+      workbench drift schedule fraud --off
+    """
+    from workbench.core.errors import InvalidInputError
+    from workbench.core.settings import load_settings
+    from workbench.services import drift_schedule
+
+    settings = load_settings()
+    if deployment is None:
+        found = drift_schedule.schedules(settings)
+        if as_json:
+            emit_json([_schedule_json(s) for s in found])
+        elif not found:
+            console().print("no deployment is checked on a schedule", style="dim")
+        else:
+            print_table(
+                ["DEPLOYMENT", "EVERY", "WINDOW", "RETRAIN", "FROM"],
+                [
+                    (
+                        s.deployment,
+                        str(s.interval),
+                        str(s.window),
+                        "yes" if s.retrain else "no",
+                        s.source,
+                    )
+                    for s in found
+                ],
+            )
+        return
+    if off:
+        cleared = drift_schedule.clear_schedule(settings, deployment)
+        console().print(f"{deployment}: " + ("schedule dropped" if cleared else "had no schedule"))
+        return
+    if every is None:
+        raise InvalidInputError("say how often: --every SPAN", "e.g. --every 10m, or --off")
+    made = drift_schedule.set_schedule(
+        settings, deployment, every=_window(every), window=_window(window), retrain=retrain
+    )
+    if as_json:
+        emit_json(_schedule_json(made))
+    else:
+        console().print(
+            f"{deployment}: checked every {made.interval} over the last "
+            f"{made.window}" + (", retraining on drift" if made.retrain else "")
+        )
+
+
+@drift.command("run-due")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def run_due_command(as_json: bool) -> None:
+    """Run every scheduled check that is due, here and now (what the scheduler does)."""
+    from workbench.catalogue.catalogue import utcnow
+    from workbench.core.settings import load_settings
+    from workbench.services.drift_schedule import run_due_checks
+
+    outcomes = run_due_checks(load_settings(), utcnow())
+    if as_json:
+        emit_json([vars(o) for o in outcomes])
+        return
+    if not outcomes:
+        console().print("no check is due", style="dim")
+    for o in outcomes:
+        console().print(
+            f"{o.deployment} {o.model}: {_status(o.status)} "
+            f"{o.check_id or o.error}" + (f" retrain: {o.retrain_log}" if o.retrain_log else "")
+        )
+
+
+def _schedule_json(schedule: Any) -> dict[str, Any]:
+    return {
+        "deployment": schedule.deployment,
+        "interval_s": schedule.interval.total_seconds(),
+        "window_s": schedule.window.total_seconds(),
+        "retrain": schedule.retrain,
+        "source": schedule.source,
+    }

@@ -65,6 +65,7 @@ class ProgressPrinter:
 @click.option("--resume", metavar="RUN_ID", help="Continue a crashed, failed or cancelled run.")
 @click.option("--detach", is_flag=True, help="Submit to the cluster and return at once.")
 @click.option("--adopt", hidden=True, help="Internal: drive a run queued by --detach.")
+@click.option("--alias", metavar="ALIAS", help="Point ALIAS at the version it registers.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def run(
     project_dir: Path,
@@ -74,6 +75,7 @@ def run(
     resume: str | None,
     detach: bool,
     adopt: str | None,
+    alias: str | None,
     as_json: bool,
 ) -> None:
     """Run the pipeline of the project in PROJECT_DIR (its workbench.toml) on Ray.
@@ -92,6 +94,10 @@ def run(
     from workbench.core.settings import load_settings
     from workbench.services.pipeline import RunRequest
 
+    if alias is not None:
+        from workbench.services.models import check_run_alias
+
+        check_run_alias(alias)
     settings = load_settings()
     request = RunRequest(
         project_dir=project_dir,
@@ -100,6 +106,7 @@ def run(
         gpus_per_worker=gpus_per_worker,
         resume=resume,
         adopt_run_id=adopt,
+        alias=alias,
     )
     if detach:
         from workbench.services.control import submit_detached

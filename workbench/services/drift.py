@@ -29,7 +29,7 @@ from workbench.core.models import ModelRef, ModelVersion
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec
 from workbench.owner import open_catalogue
-from workbench.services.drift_data import read_columns, training_table
+from workbench.services.drift_data import object_columns, read_columns, training_table
 
 _PROFILE_HINT = (
     "profiles are built when a pipeline registers a version; for another version run "
@@ -126,7 +126,7 @@ def check_model(
             found = RequestRowLedger(catalogue).window(
                 served_by, start=now - span, end=now, model_version=version.version
             )
-            columns, rows = found.columns() or _no_rows(stored), found.rows
+            columns, rows = object_columns(found.columns()) or _no_rows(stored), found.rows
             target = replace(
                 target,
                 deployment=served_by,
@@ -192,7 +192,7 @@ def config_json(config: DriftConfig) -> dict[str, Any]:
 
 
 def _project_config(stored: StoredProfile) -> DriftConfig:
-    saved = dict(stored.config)
+    saved = {k: v for k, v in stored.config.items() if k != "schedule"}
     if not saved:
         return DriftConfig()
     saved["features"] = tuple(saved.get("features") or ())
@@ -283,5 +283,16 @@ def store_reference(
         model_name=version.name,
         model_version=version.version,
         run_id=version.run_id,
-        config=config_json(spec.drift.config()),
+        config={**config_json(spec.drift.config()), "schedule": _schedule_json(spec)},
     )
+
+
+def _schedule_json(spec: ProjectSpec) -> dict[str, Any]:
+    """The project's [drift] schedule, kept with the profile for the scheduler."""
+    drift = spec.drift
+    return {
+        "interval": drift.interval,
+        "window": drift.window,
+        "retrain": drift.retrain,
+        "project_root": spec.path,
+    }

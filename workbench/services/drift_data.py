@@ -3,16 +3,20 @@ pipeline stores when it registers a version (from the table its training step re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from workbench.core.drift.profile import CategoryCounts
 from workbench.core.errors import InvalidInputError, first_line
 
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
 def read_columns(path: Path, flag: str) -> dict[str, Any]:
-    """Every column of a CSV or Parquet file as an Arrow array (one-line errors, exit 2)."""
+    """Every column of a CSV or Parquet file, ready for a check (one-line errors, exit 2)."""
     import pyarrow as pa
 
     if not path.is_file():
@@ -30,10 +34,51 @@ def read_columns(path: Path, flag: str) -> dict[str, Any]:
 
             table = parquet.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise InvalidInputError(
-            f"{flag} {path} cannot be read: {first_line(error)[:200]}"
-        ) from None
-    return {name: table.column(name) for name in table.column_names}
+        message = f"{flag} {path} cannot be read: {first_line(error)[:200]}"
+        raise InvalidInputError(message) from None
+    return arrow_columns({name: table.column(name) for name in table.column_names})
+
+
+def arrow_columns(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """Arrow columns as the drift core takes them: numbers (and bools) as float64 numpy
+    arrays, nulls as NaN; anything else counted per category, in Arrow, without a Python
+    object per value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    prepared: dict[str, Any] = {}
+    for name, column in columns.items():
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column, kind = column.cast(kind.value_type), kind.value_type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+            floats = pc.cast(column, pa.float64())
+            prepared[name] = floats.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            continue
+        text = column if pa.types.is_string(kind) else pc.cast(column, pa.string())
+        counted = pc.value_counts(pc.drop_null(text))
+        counts = dict(
+            zip(
+                counted.field("values").to_pylist(),
+                counted.field("counts").to_pylist(),
+                strict=True,
+            )
+        )
+        prepared[name] = CategoryCounts(counts, text.null_count)
+    return prepared
+
+
+def object_columns(columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Numpy columns of a served window: object (text) ones counted through Arrow."""
+    import pyarrow as pa
+
+    text = {
+        n: pa.array(c, type=pa.string(), from_pandas=True)
+        for n, c in columns.items()
+        if c.dtype.kind == "O"
+    }
+    counted = arrow_columns(text)
+    return {n: counted.get(n, c) for n, c in columns.items()}
 
 
 def training_table(step_inputs: dict[str, str]) -> Path | None:

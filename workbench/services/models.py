@@ -95,6 +95,17 @@ def show_model(settings: Settings, text: str) -> ModelDetails:
     return ModelDetails(found, sorted(a for a, v in aliases.items() if v == found.version))
 
 
+def check_run_alias(alias: str) -> None:
+    """An alias a run may set on the version it registers: any but champion (gated)."""
+    if not _ALIAS.match(alias):
+        raise InvalidInputError(f"{alias!r} is not a valid alias name", "letters, digits, _ . -")
+    if alias == "champion":
+        raise InvalidInputError(
+            "a run cannot make its version champion",
+            "champion has gates: `workbench models promote NAME:VERSION champion --reason ...`",
+        )
+
+
 def promote(
     settings: Settings,
     text: str,

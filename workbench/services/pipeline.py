@@ -77,6 +77,7 @@ class RunRequest:
     adopt_run_id: str | None = None  # a queued run created by `run --detach`
     parent_run_id: str | None = None  # a sweep's trials are children of the sweep run
     register: bool = True  # trials are compared, not registered one by one
+    alias: str | None = None  # pointed at the version this run registers (e.g. challenger)
 
 
 @dataclass
@@ -241,7 +242,7 @@ class _Driver:
                     self._fingerprint(step, outputs)
                 self.result.steps[step.name] = how
                 events.step_finished(step, how, time.monotonic() - started)
-            self._gate_and_register(outputs, allow_register=request.register)
+            self._gate_and_register(outputs, allow_register=request.register, alias=request.alias)
         except (RunCancelled, KeyboardInterrupt):
             self._cancelled()
         except StepFailed as failure:
@@ -375,7 +376,7 @@ class _Driver:
         self.ledger.set_data_fingerprint(self.run_id, f"sha256:{combined}")
 
     def _gate_and_register(
-        self, outputs: dict[str, dict[str, str]], *, allow_register: bool
+        self, outputs: dict[str, dict[str, str]], *, allow_register: bool, alias: str | None
     ) -> None:
         evaluation = self.spec.evaluation
         if not evaluation.gate and evaluation.max_regression is None:
@@ -409,6 +410,9 @@ class _Driver:
         self.result.model = (register.model_name, version)
         registered = registry.resolve(ModelRef(register.model_name, version))
         store_reference(self.catalogue, self.spec, outputs, registered)
+        if alias is not None:
+            reason = f"registered by run {self.run_id}"
+            registry.move_alias(register.model_name, alias, version, reason=reason, approver=None)
 
 
 def _returned_metrics(returned: object) -> dict[str, float]:

@@ -28,6 +28,7 @@ from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchErr
 from workbench.core.models import ModelRef, ModelVersion
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
+from workbench.services.drift_schedule import start_scheduler
 
 _NAME_HINT = "list deployments: workbench deployments ls"
 
@@ -250,6 +251,7 @@ def _apply(settings: Settings, spec: DeploymentSpec, *, action: str, reason: str
             kept = "the previous version keeps serving" if restored else "nothing was deployed"
             raise DeployFailed(f"{spec.name} failed to start: {why}", kept) from None
         ledger.record(spec, "running", action=action, reason=reason)
+    start_scheduler(settings)  # checks its traffic for drift when a schedule asks for it
     return Deployment(spec, "running")
 
 

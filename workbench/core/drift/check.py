@@ -270,7 +270,8 @@ def _numeric(
 def _categorical(
     base: FeatureDrift, profile: CategoricalProfile, column: Any, config: DriftConfig
 ) -> FeatureDrift:
-    counts, missing = category_counts(column)
+    counted = category_counts(column)
+    counts, missing = dict(counted.counts), counted.missing
     total = sum(counts.values())
     known = [counts.pop(name, 0) for name in profile.categories]
     unseen = sum(counts.values())

@@ -4,6 +4,10 @@ A numeric feature keeps its count, missing and non-finite counts, QUANTILE_POINT
 (the reference ECDF to within 1/QUANTILE_POINTS, for KS and Wasserstein), inner bin edges at
 its deciles and the histogram over them (PSI, Jensen-Shannon, chi-square). A categorical
 feature keeps its category counts (the most frequent MAX_CATEGORIES; the rest as one count).
+
+Columns are numpy arrays (numeric, or objects read as text) or, for large text columns, the
+`CategoryCounts` a caller already counted (services count Arrow columns without Python
+objects); core never touches Arrow.
 """
 
 from __future__ import annotations
@@ -13,8 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 QUANTILE_POINTS = 1000
 BINS = 10
@@ -109,12 +111,14 @@ def profile_numeric(feature: str, sample: NumericSample) -> NumericProfile:
     values = sample.values
     if values.size == 0:
         empty = np.empty(0)
-        return NumericProfile(feature, 0, sample.missing, sample.nonfinite, empty, empty,
-                              np.zeros(1, dtype=np.int64))  # fmt: skip
+        return NumericProfile(
+            feature, 0, sample.missing, sample.nonfinite, empty, empty, np.zeros(1, dtype=np.int64)
+        )
     points = (np.arange(QUANTILE_POINTS) + 0.5) / QUANTILE_POINTS
     quantiles = values[np.minimum((points * values.size).astype(np.int64), values.size - 1)]
-    deciles = values[np.minimum((np.arange(1, BINS) / BINS * values.size).astype(np.int64),
-                                values.size - 1)]  # fmt: skip
+    deciles = values[
+        np.minimum((np.arange(1, BINS) / BINS * values.size).astype(np.int64), values.size - 1)
+    ]
     edges = np.unique(deciles)
     edges = edges[edges < values[-1]]  # a last bin that holds nothing would only add noise
     return NumericProfile(
@@ -138,18 +142,34 @@ def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.diff(np.concatenate([[0], cuts, [sorted_values.size]])).astype(np.int64)
 
 
-def category_counts(column: Any) -> tuple[dict[str, int], int]:
-    """Counts per category of a column (numpy or Arrow; values read as text) and its nulls."""
-    array = _as_text(column)
-    counted = pc.value_counts(array.drop_null())
-    values = counted.field("values").to_pylist()
-    counts = counted.field("counts").to_pylist()
-    return dict(zip(values, counts, strict=True)), array.null_count
+@dataclass(frozen=True)
+class CategoryCounts:
+    """A categorical column already counted: values per category, and its nulls."""
+
+    counts: Mapping[str, int]
+    missing: int
+
+    def __len__(self) -> int:
+        return sum(self.counts.values()) + self.missing
+
+
+def category_counts(column: Any) -> CategoryCounts:
+    """Counts per category of a column (values read as text; None and NaN are missing)."""
+    if isinstance(column, CategoryCounts):
+        return column
+    values = np.asarray(column, dtype=object)
+    present = np.array([not _is_missing(v) for v in values], dtype=bool)
+    names, counts = np.unique(
+        np.array([str(v) for v in values[present]], dtype=object), return_counts=True
+    )
+    found = {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+    return CategoryCounts(found, int(values.size - present.sum()))
 
 
 def profile_categorical(feature: str, column: Any) -> CategoricalProfile:
     """The profile of a categorical feature."""
-    counts, missing = category_counts(column)
+    counted = category_counts(column)
+    counts, missing = counted.counts, counted.missing
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     kept, rest = ranked[:MAX_CATEGORIES], ranked[MAX_CATEGORIES:]
     return CategoricalProfile(
@@ -163,11 +183,8 @@ def profile_categorical(feature: str, column: Any) -> CategoricalProfile:
 
 
 def is_numeric(column: Any) -> bool:
-    """True for a numeric column (numpy or Arrow): bools, ints and floats; text is not."""
-    if isinstance(column, pa.ChunkedArray | pa.Array):
-        kind = column.type
-        return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
-    return np.asarray(column).dtype.kind in "biuf"
+    """True for a numeric column: a numpy array of bools, ints or floats."""
+    return isinstance(column, np.ndarray) and column.dtype.kind in "biuf"
 
 
 def build_profile(columns: Mapping[str, Any]) -> Profile:
@@ -185,26 +202,16 @@ def build_profile(columns: Mapping[str, Any]) -> Profile:
 
 
 def _as_float(column: Any) -> np.ndarray:
-    """float64 values, nulls as NaN (raises TypeError/ValueError for text that is no number)."""
-    if isinstance(column, pa.ChunkedArray | pa.Array):
-        column = pc.cast(column, pa.float64())
-        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    """float64 values, None as NaN (TypeError/ValueError for text that is no number)."""
+    if isinstance(column, CategoryCounts):
+        raise TypeError("got text categories")
     array = np.asarray(column)
     if array.dtype.kind == "O":
-        array = np.array([np.nan if v is None else v for v in array], dtype=np.float64)
+        return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"got {array.dtype.name} values")
     return np.asarray(array, dtype=np.float64)
 
 
-def _as_text(column: Any) -> pa.Array:
-    """A column as an Arrow string array (numbers and bools read as text, NaN as null)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if not isinstance(column, pa.Array):
-        column = pa.array(np.asarray(column, dtype=object), from_pandas=True)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    if pa.types.is_floating(column.type):  # 1.0 and 1 are the same category
-        column = pc.if_else(pc.is_nan(column), None, column)
-    if not pa.types.is_string(column.type):
-        column = pc.cast(column, pa.string())
-    return column
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
