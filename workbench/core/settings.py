@@ -102,3 +102,13 @@ def _non_negative(env: Mapping[str, str], name: str, default: float) -> float:
             f"e.g. export {name}={default:g}, or unset it",
         )
     return value
+
+
+DRIFT_TICK_ENV = "WORKBENCH_DRIFT_TICK_S"
+
+
+def drift_tick_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How often the drift scheduler looks for due checks (WORKBENCH_DRIFT_TICK_S, default
+    30 s; a check's own interval is at least a minute)."""
+    env = os.environ if environ is None else environ
+    return _non_negative(env, DRIFT_TICK_ENV, 30.0) or 30.0

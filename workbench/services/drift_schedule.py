@@ -19,13 +19,11 @@ from workbench.catalogue.drift import DriftLedger
 from workbench.catalogue.drift_schedules import DriftScheduleLedger
 from workbench.catalogue.models import ModelLedger
 from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchError, first_line
-from workbench.core.settings import Settings
+from workbench.core.settings import Settings, drift_tick_seconds
 from workbench.owner import open_catalogue
 from workbench.services.drift import ConfigOverrides, check_model
 
 SCHEDULER_NAME = "drift-scheduler"
-TICK_S = 30.0
-"""How often the scheduler looks for due checks (a check's interval is at least a minute)."""
 MIN_INTERVAL = timedelta(minutes=1)
 RETRAIN_ALIAS = "challenger"
 
@@ -77,7 +75,7 @@ def start_scheduler(settings: Settings) -> None:
     """Start the cluster's drift scheduler if it is not running (idempotent)."""
     from workbench.compute.periodic import ensure_periodic
 
-    ensure_periodic(SCHEDULER_NAME, DriftTick(settings), TICK_S)
+    ensure_periodic(SCHEDULER_NAME, DriftTick(settings), drift_tick_seconds())
 
 
 def set_schedule(
