@@ -106,7 +106,8 @@ def test_served_rows_reach_a_check_as_columns(served: Served) -> None:
         return found if found["current_rows"] >= 200 else None
 
     same = _wait(served_rows, 60, "the served rows in the catalogue")
-    assert same["deployment"] == "fraud" and same["model"] == "fraud:1"
+    assert same["deployment"] == "fraud"
+    assert same["model"] == "fraud:1"
     assert {f["status"] for f in same["features"]} <= {"ok", "drift"}, same["features"]
 
     shifted = served.rows.iloc[200:400].copy()
@@ -127,13 +128,16 @@ def test_the_cluster_scheduler_checks_a_deployment(served: Served) -> None:
     assert served.post(served.rows.head(50)).status_code == 200
     before = {c["check_id"] for c in served.checks()}
     made = served.cli_json("drift", "schedule", "fraud", "--every", "1m", "--window", "1h")
-    assert made["interval_s"] == 60 and made["source"] == "deployment"
+    assert made["interval_s"] == 60
+    assert made["source"] == "deployment"
 
     def scheduled() -> Any:
         return [c for c in served.checks() if c["check_id"] not in before]
 
     found = _wait(scheduled, 150, "a check by the scheduler")[0]
-    assert found["model_name"] == "fraud" and found["deployment"] == "fraud"
-    assert found["source"] == "last 1h" and found["current_rows"] > 0
+    assert found["model_name"] == "fraud"
+    assert found["deployment"] == "fraud"
+    assert found["source"] == "last 1h"
+    assert found["current_rows"] > 0
     listed = served.cli_json("drift", "schedule")
     assert [s["deployment"] for s in listed] == ["fraud"]
