@@ -244,12 +244,12 @@ def workbench_command(data: DataFiles) -> list[str]:
 
 
 def parse_workbench(text: str) -> Verdict:
-    """`drift check --json`: one entry per feature with its statistic and status."""
+    """`drift check --json`: per feature its status and every statistic; its method's is read."""
     payload = json.loads(text)
     features = payload["features"]
-    values = {f["feature"]: float(f["statistic"]) for f in features}
+    values = {f["feature"]: float(f["statistics"][f["method"]]["value"]) for f in features}
     drifted = {f["feature"] for f in features if f["status"] == "drift"}
-    return Verdict(values, drifted, bool(payload["dataset_drift"]))
+    return Verdict(values, drifted, bool(payload["drifted"]))
 
 
 @dataclass
