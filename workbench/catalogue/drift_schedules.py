@@ -50,9 +50,10 @@ class DriftScheduleLedger:
         return {row["deployment"]: row for row in rows}
 
     def last_check(self, deployment: str, model_name: str, model_version: int) -> datetime | None:
-        """When this deployment's traffic to this version was last checked, or None."""
+        """The end of the newest checked window of this deployment and version, or None."""
         rows = self.backend.query(
-            "SELECT max(created_at) AS at FROM drift_checks WHERE deployment = ? "
+            "SELECT max(coalesce(window_end, created_at)) AS at FROM drift_checks "
+            "WHERE deployment = ? "
             "AND model_name = ? AND model_version = ?",
             (deployment, model_name, model_version),
         ).to_pylist()
