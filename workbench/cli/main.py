@@ -107,6 +107,7 @@ def _register() -> None:
     from workbench.cli.cluster import cluster
     from workbench.cli.demo import demo
     from workbench.cli.drift import drift
+    from workbench.cli.feedback import feedback, quality
     from workbench.cli.mlflow import mlflow_group
     from workbench.cli.models import audit, models
     from workbench.cli.package import package
@@ -131,6 +132,8 @@ def _register() -> None:
     cli.add_command(cluster)
     cli.add_command(catalogue)
     cli.add_command(telemetry)
+    cli.add_command(feedback)
+    cli.add_command(quality)
     cli.add_command(drift)
     cli.add_command(tui)
 
