@@ -1,5 +1,5 @@
 """The Overview: cluster state, node telemetry trends, runs in flight, deployments' last minute,
-recent audit events.
+open drift alerts, recent audit events.
 
 One call per refresh, one brief open of the catalogue. The cluster is read from its saved
 profile and process group, never by joining Ray: the TUI must outlive any cluster.
@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from workbench.catalogue.activity import ActiveRun, ActivityLedger, RequestWindow, StepState
 from workbench.catalogue.deployments import DeploymentLedger
+from workbench.catalogue.drift import DriftLedger
 from workbench.catalogue.models import ModelLedger
 from workbench.catalogue.telemetry import TelemetryLedger
 from workbench.core.audit import AuditEvent
@@ -21,6 +22,7 @@ from workbench.core.settings import Settings
 from workbench.core.spec import load_spec
 from workbench.owner import open_catalogue
 from workbench.services.cluster import ClusterStatus, saved_status
+from workbench.services.drift_view import DriftAlert, drift_alerts
 from workbench.services.telemetry_view import NodeTrend, recent_trends
 
 __all__ = [
@@ -112,6 +114,8 @@ class Overview:
     window_end: datetime
     nodes: tuple[NodeTrend, ...] = ()
     """Each node's CPU, memory and GPU trends over the minutes ending at `window_end`."""
+    alerts: tuple[DriftAlert, ...] = ()
+    """Open drift alerts (model versions whose newest check found drift), newest first."""
 
 
 def overview(settings: Settings, now: datetime) -> Overview:
@@ -125,6 +129,7 @@ def overview(settings: Settings, now: datetime) -> Overview:
         deployments = DeploymentLedger(catalogue).all()
         recent = ModelLedger(catalogue).audit_events(AUDIT_EVENTS)
         nodes = recent_trends(TelemetryLedger(catalogue), now)
+        alerts = drift_alerts(DriftLedger(catalogue), now)
     return Overview(
         cluster=cluster,
         running=tuple(run_progress(run, counts.get(run.project, 0), now) for run in active),
@@ -132,6 +137,7 @@ def overview(settings: Settings, now: datetime) -> Overview:
         recent=tuple(recent),
         window_end=now,
         nodes=nodes,
+        alerts=alerts,
     )
 
 

@@ -52,6 +52,12 @@ def _cluster() -> Screen[None]:
     return ClusterScreen()
 
 
+def _drift() -> Screen[None]:
+    from workbench.tui.screens.drift import DriftScreen
+
+    return DriftScreen()
+
+
 # (key, mode, title, what it shows): the order of the footer and the palette.
 SCREENS: tuple[tuple[str, str, str, str], ...] = (
     ("o", "overview", "Overview", "cluster, running runs, deployments, recent audit events"),
@@ -60,6 +66,7 @@ SCREENS: tuple[tuple[str, str, str, str], ...] = (
     ("d", "deployments", "Deployments", "traffic split, latency, errors; canary actions"),
     ("p", "pipelines", "Pipelines", "pick a project, set its params, launch, cancel"),
     ("c", "cluster", "Cluster", "nodes and resources, the catalogue file; start or stop"),
+    ("f", "drift", "Drift", "drift checks: features by severity, histograms; check now"),
 )
 _FACTORIES: dict[str, Callable[[], Screen[None]]] = {
     "overview": _overview,
@@ -68,6 +75,7 @@ _FACTORIES: dict[str, Callable[[], Screen[None]]] = {
     "deployments": _deployments,
     "pipelines": _pipelines,
     "cluster": _cluster,
+    "drift": _drift,
 }
 
 

@@ -2,8 +2,8 @@
 
 Live: reloads while visible, one `services.overview.overview` call per refresh. The cluster
 is read from its saved profile (no Ray in this process). The nodes panel draws each node's
-CPU, memory and GPU sparklines from the telemetry history; the drift panel holds its place
-until drift monitoring lands.
+CPU, memory and GPU sparklines from the telemetry history; the alerts panel lists the open
+drift alerts (model versions whose newest drift check found drift).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
+from workbench.services.drift_view import DriftAlert, format_age
 from workbench.services.overview import DeploymentActivity, NodeTrend, Overview, overview
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.progress_list import RunProgressList
@@ -25,7 +26,7 @@ NO_TELEMETRY = (
     "no telemetry yet: samplers run on a cluster (`workbench cluster up`), "
     "or see `workbench telemetry`"
 )
-ALERTS_PLACEHOLDER = "Fills in when drift monitoring lands (issue 12): no drift checks run yet."
+NO_ALERTS = "no open drift alerts"
 
 
 class OverviewScreen(DataScreen[Overview]):
@@ -36,7 +37,7 @@ class OverviewScreen(DataScreen[Overview]):
     OverviewScreen .row { height: 1fr; }
     OverviewScreen .panel { height: 1fr; overflow: hidden hidden; }
     OverviewScreen #nodes { width: 1fr; }
-    OverviewScreen #alerts { width: 1fr; color: $text-muted; }
+    OverviewScreen #alerts { width: 1fr; }
     OverviewScreen #running, OverviewScreen #deployments { width: 2fr; }
     OverviewScreen.-narrow #nodes, OverviewScreen.-narrow #alerts { width: 24; }
     OverviewScreen.-narrow #running, OverviewScreen.-narrow #deployments { width: 1fr; }
@@ -60,7 +61,7 @@ class OverviewScreen(DataScreen[Overview]):
             yield _panel(RunProgressList("reading ...", id="running"), "Running")
         with Horizontal(classes="row"):
             yield _panel(Static("reading ...", id="deployments"), "Deployments (last minute)")
-            yield _panel(Static(ALERTS_PLACEHOLDER, id="alerts"), "Alerts (drift)")
+            yield _panel(Static("reading ...", id="alerts"), "Alerts (drift)")
         yield _panel(Static("reading ...", id="recent"), "Recent audit events")
         yield Footer()
 
@@ -80,6 +81,9 @@ class OverviewScreen(DataScreen[Overview]):
         deployments = self.query_one("#deployments", Static)
         deployments.border_subtitle = "" if data.cluster.up else "no cluster: history only"
         deployments.update(_deployments_text(data.deployments, wide))
+        alerts = self.query_one("#alerts", Static)
+        alerts.border_subtitle = f"{len(data.alerts)} open" if data.alerts else ""
+        alerts.update(_alerts_text(data.alerts, alerts.content_size.width or 30))
         self.query_one("#recent", Static).update(_recent_text(data))
 
 
@@ -150,6 +154,24 @@ def _deployments_text(deployments: tuple[DeploymentActivity, ...], wide: bool) -
             line.append(f"\n  {split}", style="dim")
         lines.append(line)
     return Text("\n").join(lines)
+
+
+def _alerts_text(alerts: tuple[DriftAlert, ...], width: int) -> Text:
+    """Per open alert, lines cut at `width`: the model version and deployment, the drifted
+    share and when, the drifted features."""
+    if not alerts:
+        return Text(NO_ALERTS, style="dim")
+    lines = []
+    for alert in alerts:
+        where = f" @{alert.deployment}" if alert.deployment else ""
+        lines.append(Text.assemble((alert.model, "bold red"), where))
+        lines.append(Text(f" {alert.share:.0%} drifted {format_age(alert.age_s)}"))
+        lines.append(Text(f" {', '.join(alert.drifted_features)}", style="dim"))
+    for line in lines:
+        line.truncate(width, overflow="ellipsis")
+    text = Text("\n").join(lines)
+    text.no_wrap = True
+    return text
 
 
 def _recent_text(data: Overview) -> Text:
