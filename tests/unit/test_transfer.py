@@ -23,9 +23,19 @@ _ROWS = [
     "INSERT INTO deployments VALUES ('d1', 'fraud', 'fraud', 1, '/fraud', "
     "'http://127.0.0.1:8000/fraud', 'running', '{}', now(), NULL)",
     "INSERT INTO requests VALUES ('d1', 'q1', now(), 1, 200, 1.5, '[1, 2]', '[0]', NULL)",
-    "INSERT INTO drift_profiles VALUES ('p1', 'fraud', 1, 'training', now(), '{}')",
-    "INSERT INTO drift_checks VALUES ('c1', 'p1', 'fraud', 1, now(), now(), now(), true, '{}')",
-    "INSERT INTO drift_results VALUES ('c1', 'amount', 'psi', 0.31, 0.2, true)",
+    "INSERT INTO drift_profiles VALUES ('p1', 'fraud', 1, 'training', now(), '{}', 'r1')",
+    "INSERT INTO drift_profile_features VALUES ('p1', 'amount', 0, 'numeric', 10, 0, [1.5], "
+    "[5, 5], [1.0, 2.0], NULL, NULL, '{}')",
+    "INSERT INTO drift_checks VALUES ('c1', 'p1', 'fraud', 1, now(), now(), now(), true, '{}', "
+    "'d1', 'last 1h', 'drift', 1.0, 10, 5)",
+    "INSERT INTO drift_results VALUES ('c1', 'amount', 'psi', 0.31, 0.2, true, 'numeric', "
+    "'drift', NULL, true, 0.0, 0.0, NULL, '')",
+    "INSERT INTO drift_histograms VALUES ('c1', 'amount', ['<= 1.5', '> 1.5'], [0.5, 0.5], "
+    "[0.1, 0.9])",
+    "INSERT INTO drift_schedules VALUES ('d1', 600, 3600, false, now())",
+    "INSERT INTO request_layouts VALUES ('l1', ['amount'], ['country'])",
+    "INSERT INTO request_rows VALUES ('d1', 'q1', 0, now(), 1, 'l1', [12.5], ['FR'], [0.1, 0.9])",
+    "INSERT INTO feedback VALUES ('d1', 'q1', 0, 1.0, now())",
     "INSERT INTO resource_samples VALUES (now(), 'node1', NULL, 12.5, 1000, 2000, 0, 50.0, 10, 20, 70.5)",
     "INSERT INTO pipeline_runs VALUES ('r1', 'train', 1, 'finished', false, 'k', now(), now(), NULL, "
     "'{\"model\": {}}', '{\"auc\": 0.9}')",
