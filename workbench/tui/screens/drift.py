@@ -387,7 +387,7 @@ def _value(feature: FeatureRow) -> str:
 def _summary(detail: CheckDetail) -> Text:
     """What was compared; the verdict; when, the rows and the check id."""
     check = detail.check
-    where = f" · deployment {check.deployment}" if check.deployment else ""
+    where = f" @{check.deployment}" if check.deployment else ""
     source = f" · {check.source}" if check.model else ""
     considered = sum(f.status in ("ok", "drift") for f in detail.features)
     lines = [
