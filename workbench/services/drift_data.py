@@ -51,7 +51,14 @@ def arrow_columns(columns: Mapping[str, Any]) -> dict[str, Any]:
         kind = column.type
         if pa.types.is_dictionary(kind):
             column, kind = column.cast(kind.value_type), kind.value_type
-        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        # A column with no values at all (a CSV's empty column) is numbers all missing: a
+        # check finds it insufficient, numeric or categorical, rather than an error.
+        if (
+            pa.types.is_null(kind)
+            or pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_boolean(kind)
+        ):
             floats = pc.cast(column, pa.float64())
             prepared[name] = floats.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
             continue
@@ -66,19 +73,6 @@ def arrow_columns(columns: Mapping[str, Any]) -> dict[str, Any]:
         )
         prepared[name] = CategoryCounts(counts, text.null_count)
     return prepared
-
-
-def object_columns(columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """Numpy columns of a served window: object (text) ones counted through Arrow."""
-    import pyarrow as pa
-
-    text = {
-        n: pa.array(c, type=pa.string(), from_pandas=True)
-        for n, c in columns.items()
-        if c.dtype.kind == "O"
-    }
-    counted = arrow_columns(text)
-    return {n: counted.get(n, c) for n, c in columns.items()}
 
 
 def training_table(step_inputs: dict[str, str]) -> Path | None:
