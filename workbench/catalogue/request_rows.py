@@ -10,6 +10,7 @@ and `reshape(rows, k)`, never a Python loop per row.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from numbers import Number
@@ -22,6 +23,7 @@ import pyarrow as pa
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue
 from workbench.core.deployments import RequestRecord
+from workbench.core.drift.profile import CategoryCounts, SortedColumn
 from workbench.core.errors import CatalogueError
 from workbench.core.request_window import (
     NUMERIC_KINDS,
@@ -233,11 +235,82 @@ class RequestRowLedger:
             skipped_rows=skipped,
         )
 
+    def drift_window(
+        self,
+        deployment: str,
+        *,
+        start: datetime,
+        end: datetime,
+        model_version: int | None = None,
+    ) -> DriftWindow:
+        """The newest layout's rows in [start, end) as a drift check takes them: each numeric
+        feature one sorted float64 column, each categorical feature counted by DuckDB (no
+        text leaves the catalogue)."""
+        where = _WINDOW_FILTER
+        params: list[object] = [deployment, start, end]
+        if model_version is not None:
+            where += " AND model_version = ?"
+            params.append(model_version)
+        counts = self.backend.query(
+            f"SELECT layout, count(*) AS n, max(ts) AS newest FROM request_rows WHERE {where} "
+            "GROUP BY layout ORDER BY newest DESC, layout",
+            params,
+        ).to_pylist()
+        if not counts:
+            return DriftWindow({}, 0, 0)
+        key = counts[0]["layout"]
+        layout = self._layout(key)
+        numbers = self.backend.query(
+            f"SELECT numbers FROM request_rows WHERE {where} AND layout = ?", [*params, key]
+        ).column("numbers")
+        columns: dict[str, Any] = _sorted_columns(numbers, layout.numeric)
+        if layout.categorical:
+            found = self.backend.query(
+                "SELECT position, value, count(*) AS n FROM (SELECT unnest(texts) AS value, "
+                "unnest(range(len(texts))) AS position FROM request_rows "
+                f"WHERE {where} AND layout = ?) GROUP BY ALL",
+                [*params, key],
+            ).to_pylist()
+            for index, name in enumerate(layout.categorical):
+                mine = [row for row in found if row["position"] == index]
+                counted = {r["value"]: int(r["n"]) for r in mine if r["value"] is not None}
+                missing = sum(int(r["n"]) for r in mine if r["value"] is None)
+                columns[name] = CategoryCounts(counted, missing)
+        skipped = sum(int(row["n"]) for row in counts[1:])
+        return DriftWindow(columns, int(counts[0]["n"]), skipped)
+
     def _layout(self, key: str) -> RequestLayout:
         row = self.backend.query(
             "SELECT numeric, categorical FROM request_layouts WHERE layout = ?", [key]
         ).to_pylist()[0]
         return RequestLayout(tuple(row["numeric"]), tuple(row["categorical"]))
+
+
+@dataclass(frozen=True)
+class DriftWindow:
+    """A window's features as a drift check takes them, how many rows, how many left out
+    (rows of an older layout)."""
+
+    columns: dict[str, Any]
+    rows: int
+    skipped_rows: int
+
+
+def _sorted_columns(lists: pa.ChunkedArray, names: Sequence[str]) -> dict[str, SortedColumn]:
+    """Each feature of a DOUBLE[] column as one sorted float64 column: gathered from the
+    flattened chunks (one copy) and sorted in place."""
+    blocks = []
+    for chunk in lists.chunks:
+        values = chunk.flatten().to_numpy()
+        if len(values) != len(chunk) * len(names):
+            raise CatalogueError(f"request_rows holds number lists other than {len(names)} long")
+        blocks.append(values.reshape(len(chunk), len(names)))
+    columns = {}
+    for index, name in enumerate(names):
+        column = np.concatenate([block[:, index] for block in blocks]) if blocks else np.empty(0)
+        column.sort()
+        columns[name] = SortedColumn(column)
+    return columns
 
 
 def _matrix(lists: pa.ChunkedArray, rows: int, width: int) -> np.ndarray:

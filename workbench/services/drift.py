@@ -29,7 +29,7 @@ from workbench.core.models import ModelRef, ModelVersion
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec
 from workbench.owner import open_catalogue
-from workbench.services.drift_data import object_columns, read_columns, training_table
+from workbench.services.drift_data import read_columns, training_table
 
 _PROFILE_HINT = (
     "profiles are built when a pipeline registers a version; for another version run "
@@ -123,10 +123,10 @@ def check_model(
         else:
             span = window or timedelta(hours=1)
             served_by = deployment or _serving(catalogue, version)
-            found = RequestRowLedger(catalogue).window(
+            found = RequestRowLedger(catalogue).drift_window(
                 served_by, start=now - span, end=now, model_version=version.version
             )
-            columns, rows = object_columns(found.columns()) or _no_rows(stored), found.rows
+            columns, rows = found.columns or _no_rows(stored), found.rows
             target = replace(
                 target,
                 deployment=served_by,

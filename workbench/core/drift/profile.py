@@ -97,13 +97,27 @@ class NumericSample:
         return self.values.size + self.missing + self.nonfinite
 
 
+@dataclass(frozen=True, eq=False)
+class SortedColumn:
+    """A numeric column its reader already sorted (NaN last), so a check need not copy it."""
+
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.values.size)
+
+
 def numeric_sample(column: Any) -> NumericSample:
-    """Sort the finite values of a numeric column (numpy or Arrow); count NaN/null and inf."""
-    array = _as_float(column)
-    finite = np.isfinite(array)
-    values = np.sort(array if finite.all() else array[finite])
-    missing = int(np.isnan(array).sum())
-    return NumericSample(values, missing=missing, nonfinite=array.size - missing - values.size)
+    """Sort a numeric column (one copy; none for a SortedColumn); count NaN/null and inf."""
+    if isinstance(column, SortedColumn):
+        ordered = column.values
+    else:
+        ordered = np.sort(_as_float(column))  # NaN sorts last, -inf first, inf before NaN
+    present = int(np.searchsorted(ordered, np.inf, side="right"))
+    below = int(np.searchsorted(ordered, -np.inf, side="right"))
+    above = present - int(np.searchsorted(ordered, np.inf, side="left"))
+    values = ordered[below : present - above]
+    return NumericSample(values, missing=ordered.size - present, nonfinite=below + above)
 
 
 def profile_numeric(feature: str, sample: NumericSample) -> NumericProfile:
@@ -183,7 +197,9 @@ def profile_categorical(feature: str, column: Any) -> CategoricalProfile:
 
 
 def is_numeric(column: Any) -> bool:
-    """True for a numeric column: a numpy array of bools, ints or floats."""
+    """True for a numeric column: a numpy array of bools, ints or floats, or a SortedColumn."""
+    if isinstance(column, SortedColumn):
+        return True
     return isinstance(column, np.ndarray) and column.dtype.kind in "biuf"
 
 
@@ -205,6 +221,8 @@ def _as_float(column: Any) -> np.ndarray:
     """float64 values, None as NaN (TypeError/ValueError for text that is no number)."""
     if isinstance(column, CategoryCounts):
         raise TypeError("got text categories")
+    if isinstance(column, SortedColumn):
+        return column.values
     array = np.asarray(column)
     if array.dtype.kind == "O":
         return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
