@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
@@ -81,7 +82,8 @@ async def open_drift(pilot: Pilot[Any], app: WorkbenchApp) -> DriftScreen:
 def keys(table: DataTable[Any]) -> list[str]:
     """Row keys of `table`, top to bottom."""
     return [
-        str(table.coordinate_to_cell_key((row, 0)).row_key.value) for row in range(table.row_count)
+        str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+        for row in range(table.row_count)
     ]
 
 
