@@ -20,7 +20,7 @@ from workbench.catalogue.models import ModelLedger
 from workbench.cli.main import cli
 from workbench.core.drift.check import DriftReport, Reference, compare
 from workbench.core.drift.config import DriftConfig
-from workbench.core.drift.profile import build_profile
+from workbench.core.drift.profile import CategoryCounts, build_profile
 from workbench.owner import open_catalogue
 from workbench.services.drift import show_check
 from workbench.services.drift_data import read_columns
@@ -286,10 +286,52 @@ def test_bad_check_input_is_one_line_exit_2_and_nothing_written(
     assert _check_count(home) == before
 
 
-def test_unknown_check_id_is_exit_2(home: Path, data: dict[str, Path]) -> None:
-    _json("drift", "check", "--reference", data["train.parquet"], "--current", data["same.csv"])
+def test_unknown_or_ambiguous_check_id_is_exit_2(home: Path, data: dict[str, Path]) -> None:
+    for _ in range(2):
+        _json("drift", "check", "--reference", data["train.parquet"], "--current", data["same.csv"])
     code, out, err = _invoke("drift", "show", "zzzz")
     _assert_one_line_error(code, out, err, "no drift check matching 'zzzz'")
+    code, out, err = _invoke("drift", "show", "")
+    _assert_one_line_error(code, out, err, "2 drift checks matching ''")
+
+
+def test_a_stored_profile_checks_as_the_profile_it_was(home: Path) -> None:
+    """Edge features survive the catalogue: all-NaN, constant, infinite values, bools, text,
+    text all null; a check against the stored profile equals one against the original."""
+    rng = np.random.default_rng(8)
+    reference = {
+        "all_nan": np.full(300, np.nan),
+        "constant": np.full(300, 2.5),
+        "with_inf": np.append(rng.normal(size=290), [np.inf] * 10),
+        "flag": rng.random(300) < 0.3,
+        "city": rng.choice(["lyon", "nice"], size=300).astype(object),
+        "no_city": CategoryCounts({}, 300),
+    }
+    current = {
+        "all_nan": rng.normal(size=100),
+        "constant": np.full(100, 2.5),
+        "with_inf": rng.normal(0.5, size=100),
+        "flag": rng.random(100) < 0.3,
+        "city": rng.choice(["lyon", "rome"], size=100).astype(object),
+        "no_city": np.full(100, "lyon", dtype=object),
+    }
+    profile = build_profile(reference)
+    with open_catalogue(outside_ray(home)) as catalogue:
+        ledger = DriftLedger(catalogue)
+        ledger.save_profile(profile, source="memory", model_name="m", model_version=1)
+        stored = ledger.profile_for("m", 1)
+    assert stored is not None
+    assert stored.profile.rows == profile.rows == 300
+    original = compare(Reference(profile), current, DriftConfig())
+    assert compare(Reference(stored.profile), current, DriftConfig()) == original
+    assert [f.status for f in original.features] == [
+        "insufficient_data",
+        "ok",
+        "drift",
+        "ok",
+        "drift",
+        "insufficient_data",
+    ]
 
 
 # -- a model version's reference profile ------------------------------------------------------
