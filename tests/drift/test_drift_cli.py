@@ -207,6 +207,8 @@ def test_methods_thresholds_and_share_reach_the_check(home: Path, data: dict[str
     assert (age["method"], age["statistics"]["wasserstein"]["threshold"]) == ("wasserstein", 0.5)
     assert (city["method"], city["statistics"]["psi"]["threshold"]) == ("psi", 0.3)
     assert shown["drift_share"] == 0.25
+    assert shown["ignored_columns"] == ["request_id"]  # not visits: it was not asked for
+    assert shown["current_rows"] == 600
 
 
 def test_empty_and_blank_current_files_are_insufficient_data(

@@ -92,8 +92,10 @@ def check_files(
     wanted = config.features or tuple(reference_columns)
     _require_overlap(wanted, current_columns, current)
     built = Reference.from_columns({k: v for k, v in reference_columns.items() if k in wanted})
+    # Columns both files have but --feature left out were not asked for: not "ignored".
+    asked = {k: v for k, v in current_columns.items() if k in wanted or k not in reference_columns}
     del reference_columns  # the sorted copies are all a check needs: free the table
-    report = compare(built, current_columns, config)
+    report = compare(built, asked, config)
     target = CheckTarget(source=f"{reference} vs {current}")
     with open_catalogue(settings) as catalogue:
         check_id = DriftLedger(catalogue).save_check(target, report)
