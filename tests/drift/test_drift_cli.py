@@ -264,6 +264,7 @@ FILES = ["--reference", "{train}", "--current", "{same}"]
         ([*FILES, "--threshold", "0.1"], "needs --numeric-method"),
         ([*FILES, "--drift-share", "0"], "drift share must be in (0, 1]"),
         ([*FILES, "--drift-share", "1.5"], "drift share must be in (0, 1]"),
+        ([*FILES, "--feature", "age", "--feature", "request_id"], "no feature 'request_id'"),
         (["--reference", "{train}"], "give --current FILE"),
         ([], "name a model"),
     ],
@@ -433,6 +434,7 @@ def test_model_check_errors_write_nothing(
         ["fraud:1", "--current", tmp_path / "nope.parquet"],
         ["fraud:1", "--current", data["same.csv"], "--window", "1h"],
         ["fraud:1", "--current", data["same.csv"], "--threshold", "chisquare=1"],
+        ["fraud:1", "--current", data["same.csv"], "--feature", "label"],
         ["fraud:9", "--current", data["same.csv"]],
         ["nobody:1", "--current", data["same.csv"]],
     ):

@@ -89,6 +89,7 @@ def check_files(
     config = overrides.apply(DriftConfig())
     reference_columns = read_columns(reference, "--reference")
     current_columns = read_columns(current, "--current")
+    _require_features(overrides.features, list(reference_columns))
     wanted = config.features or tuple(reference_columns)
     _require_overlap(wanted, current_columns, current)
     built = Reference.from_columns({k: v for k, v in reference_columns.items() if k in wanted})
@@ -115,6 +116,7 @@ def check_model(
     """Check a model version's reference profile against a file or a window of its traffic."""
     with open_catalogue(settings) as catalogue:
         version, stored = _version_and_profile(catalogue, text)
+        _require_features(overrides.features, stored.profile.names())
         config = overrides.apply(_project_config(stored))
         target = CheckTarget(version.name, version.version, profile_id=stored.profile_id)
         if current is not None:
@@ -232,6 +234,16 @@ def _signature_inputs(signature: Any) -> list[str]:
     if not isinstance(inputs, list):
         return []
     return [str(i["name"]) for i in inputs if isinstance(i, dict) and i.get("name")]
+
+
+def _require_features(asked: tuple[str, ...], known: list[str]) -> None:
+    """Refuse a --feature the reference does not have (a check of nothing is no check)."""
+    unknown = [name for name in asked if name not in known]
+    if unknown:
+        raise InvalidInputError(
+            f"the reference has no feature {', '.join(map(repr, unknown[:5]))}",
+            f"its features: {', '.join(known[:8]) or 'none'}",
+        )
 
 
 def _require_overlap(wanted: Any, columns: Mapping[str, Any], path: Path) -> None:
