@@ -16,7 +16,7 @@ from workbench.core.drift.check import Histogram
 REFERENCE_STYLE = "#5fafff"
 CURRENT_STYLE = "#ff9f1a"
 LABEL_WIDTH = 18
-NUMBERS_WIDTH = 15  # " 10.0% → 25.1%"
+NUMBERS_WIDTH = 16  # "  10.0% → 100.0%"
 MIN_BAR = 4
 
 
@@ -30,7 +30,7 @@ def histogram_lines(histogram: Histogram, width: int, height: int) -> Text:
     summed up in a last line)."""
     lines = [legend()]
     label_width = min(LABEL_WIDTH, max((len(label) for label in histogram.labels), default=1))
-    bar_width = max(MIN_BAR, width - label_width - NUMBERS_WIDTH - 2)
+    bar_width = max(MIN_BAR, width - label_width - 1 - NUMBERS_WIDTH)
     largest = max((*histogram.reference, *histogram.current, 0.0)) or 1.0
     bins = list(zip(histogram.labels, histogram.reference, histogram.current, strict=True))
     room = max(1, height - 1)
