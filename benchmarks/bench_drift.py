@@ -44,6 +44,8 @@ NUMERIC, LEVELS = 50, (5, 8, 10, 12, 15, 20, 25, 30, 40, 50)
 SHIFTED_NUMERIC = {5 * j: 0.2 + j * 0.3 / 9 for j in range(10)}  # feature index -> shift in sd
 SHIFTED_CATEGORICAL = (1, 4, 8)
 THRESHOLD, DRIFT_SHARE, TOLERANCE = 0.1, 0.5, 1e-3
+TOOLS = ("evidently", "workbench")
+WINDOW_ROWS = 3_600_000  # the last hour of a deployment serving 1,000 requests/s
 WORKBENCH_METHODS = ["--numeric-method", "wasserstein", "--categorical-method", "jensenshannon",
                      "--threshold", str(THRESHOLD), "--drift-share", str(DRIFT_SHARE)]  # fmt: skip
 
@@ -77,7 +79,6 @@ class DataFiles:
 
 def generate_data(folder: Path, scale: float) -> DataFiles:
     """Write reference.parquet and current.parquet into `folder` (reused if already there)."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -89,27 +90,36 @@ def generate_data(folder: Path, scale: float) -> DataFiles:
     reference, current = folder / "reference.parquet", folder / "current.parquet"
     if not (reference.exists() and current.exists()):
         folder.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(SEED)
-        columns: dict[str, tuple[Any, Any]] = {}
-        for i in range(NUMERIC):
-            ref, cur, sd = _numeric_column(rng, i, ref_rows, cur_rows)
-            shift = SHIFTED_NUMERIC.get(i, 0.0) * sd
-            columns[numeric_name(i)] = (ref, cur + (round(shift) if i % 4 == 3 else shift))
-        for c, count in enumerate(LEVELS):
-            names = pa.array([f"c{c}_L{k:02d}" for k in range(count)])
-            p = 1 / np.arange(1, count + 1) ** 1.1
-            q = p * np.exp(-np.linspace(0, 1.5, count)[::-1]) if c in SHIFTED_CATEGORICAL else p
-            ref = rng.choice(count, size=ref_rows, p=p / p.sum())
-            cur = rng.choice(count, size=cur_rows, p=q / q.sum())
-            columns[categorical_name(c)] = (names.take(ref), names.take(cur))
+        columns = draw_columns(ref_rows, cur_rows, SEED)
         for path, side in ((reference, 0), (current, 1)):
-            table = pa.table({name: pair[side] for name, pair in columns.items()})
+            table = pa.table({name: pa.array(pair[side]) for name, pair in columns.items()})
             pq.write_table(table, path.with_suffix(".tmp"))
             path.with_suffix(".tmp").rename(path)
     arrow_bytes = sum(pq.read_table(path).nbytes for path in (reference, current))
     return DataFiles(reference, current, numeric, categorical, shifted,
                      pq.read_metadata(reference).num_rows, pq.read_metadata(current).num_rows,
                      arrow_bytes, reference.stat().st_size + current.stat().st_size)  # fmt: skip
+
+
+def draw_columns(ref_rows: int, cur_rows: int, seed: int) -> dict[str, tuple[Any, Any]]:
+    """Reference and current draws of every feature, the current one shifted where planned;
+    categorical values as numpy arrays of str objects (one object per level)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    columns: dict[str, tuple[Any, Any]] = {}
+    for i in range(NUMERIC):
+        ref, cur, sd = _numeric_column(rng, i, ref_rows, cur_rows)
+        shift = SHIFTED_NUMERIC.get(i, 0.0) * sd
+        columns[numeric_name(i)] = (ref, cur + (round(shift) if i % 4 == 3 else shift))
+    for c, count in enumerate(LEVELS):
+        names = np.array([f"c{c}_L{k:02d}" for k in range(count)], dtype=object)
+        p = 1 / np.arange(1, count + 1) ** 1.1
+        q = p * np.exp(-np.linspace(0, 1.5, count)[::-1]) if c in SHIFTED_CATEGORICAL else p
+        ref = rng.choice(count, size=ref_rows, p=p / p.sum())
+        cur = rng.choice(count, size=cur_rows, p=q / q.sum())
+        columns[categorical_name(c)] = (names[ref], names[cur])
+    return columns
 
 
 def _numeric_column(rng: Any, i: int, ref_rows: int, cur_rows: int) -> tuple[Any, Any, float]:
@@ -339,14 +349,93 @@ def print_table(evidently: Contender, workbench: Contender) -> dict[str, Any]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-    return {"time_ratio": speedup, "memory_ratio": memory_ratio,
-            "time_s": dict(zip(("evidently", "workbench"), times, strict=True)),
-            "peak_rss_gib": dict(zip(("evidently", "workbench"), memory, strict=True))}  # fmt: skip
+
+    def named(figures: list[tuple[float, float, float]]) -> dict[str, dict[str, float]]:
+        keys = ("median", "min", "max")
+        return {t: dict(zip(keys, f, strict=True)) for t, f in zip(TOOLS, figures, strict=True)}
+
+    return {"time_ratio": speedup, "memory_ratio": memory_ratio, "time_s": named(times),
+            "peak_rss_gib": named(memory)}  # fmt: skip
 
 
-def scheduled_window_check(args: argparse.Namespace) -> None:
-    """A scheduled check over the last hour of a deployment serving 1,000 req/s (3.6M rows)."""
-    raise NotImplementedError("needs the stored-request path of issue 12: the lead wires it")
+def scheduled_window_check(args: argparse.Namespace, data: DataFiles) -> dict[str, Any]:
+    """The check a deployment's schedule runs, over its last hour at 1,000 req/s (3.6M rows).
+
+    A catalogue with version bench:1 (profiled from the reference file), deployment `bench`
+    and 3.6M served rows of the current distribution in `request_rows` (3,600 requests of
+    1,000 rows, spread over the last 50 minutes so that the hour still holds them all when
+    the timed checks run). Timed: `workbench drift check bench:1 --window 1h --deployment
+    bench --json` as a process, and in process `services.drift.check_model`, the call the
+    scheduler's tick makes on the cluster (there with its imports warm).
+    """
+    import shutil
+    from datetime import timedelta
+
+    from workbench.catalogue.catalogue import utcnow
+    from workbench.catalogue.deployments import DeploymentLedger
+    from workbench.catalogue.models import ModelLedger
+    from workbench.core.deployments import DeploymentSpec, RequestRecord, VersionEntry
+    from workbench.core.settings import load_settings
+    from workbench.owner import open_catalogue
+    from workbench.services.drift import ConfigOverrides, check_model, profile_model
+
+    rows, requests = int(WINDOW_ROWS * args.rows_scale), 3_600
+    per_request = rows // requests
+    home = args.scratch / "window-home"
+    shutil.rmtree(home, ignore_errors=True)
+    settings = load_settings(home)
+    log(f"scheduled window: {requests * per_request:,} served rows ...")
+    with open_catalogue(settings) as catalogue:
+        run_id = catalogue.create_run("bench")
+        catalogue.finish_run(run_id)
+        ModelLedger(catalogue).register(
+            "bench", run_id=run_id, uri=str(home), sha256="0" * 64, flavor="pyfunc",
+            signature=None, gate={"passed": True},
+        )  # fmt: skip
+        spec = DeploymentSpec("bench", str(home), "/bench", "http://127.0.0.1:8000/bench",
+                              versions=(VersionEntry("bench", 1, str(home)),))  # fmt: skip
+        DeploymentLedger(catalogue).record(spec, "running", action="deploy", reason="benchmark")
+    profile_model(settings, "bench:1", data.reference)
+    window = {name: pair[1] for name, pair in draw_columns(0, rows, SEED + 1).items()}
+    start = utcnow() - timedelta(minutes=50)
+    with open_catalogue(settings) as catalogue:
+        ledger = DeploymentLedger(catalogue)
+        for first in range(0, requests, 60):
+            ledger.log_requests("bench", [
+                RequestRecord(f"r{k}", start + timedelta(seconds=k * 3000 / requests), 1, 200, 1.0,
+                              None, None, columns={n: c[k * per_request:(k + 1) * per_request]
+                                                   for n, c in window.items()},
+                              predictions=[0.0] * per_request)
+                for k in range(first, first + 60)])  # fmt: skip
+        catalogue.backend.sync()
+    del window
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    command = [str(Path(sys.executable).parent / "workbench"), "drift", "check", "bench:1",
+               "--window", "1h", "--deployment", "bench", "--json"]  # fmt: skip
+    cli = Contender("Workbench scheduled window, CLI", command, parse_workbench, env)
+    in_process: list[float] = []
+    failures: list[str] = []
+    for repeat in range(args.repeats):
+        cli.run(args.scratch / f"window-{repeat}.out")
+        payload = json.loads((args.scratch / f"window-{repeat}.out").read_text())
+        if payload["current_rows"] != requests * per_request:
+            failures.append(f"CLI #{repeat + 1}: {payload['current_rows']} rows in the window")
+        began = time.perf_counter()
+        outcome = check_model(settings, "bench:1", ConfigOverrides(), now=utcnow(),
+                              window=timedelta(hours=1), deployment="bench")  # fmt: skip
+        in_process.append(time.perf_counter() - began)
+        log(f"  in process: {in_process[-1]:.2f} s")
+        report = outcome.report
+        if set(report.drifted_features()) != set(data.shifted) or report.drifted:
+            failures.append(f"in process #{repeat + 1}: drifted {report.drifted_features()}")
+        if report.current_rows != requests * per_request:
+            failures.append(f"in process #{repeat + 1}: {report.current_rows} rows")
+    for repeat, verdict in enumerate(cli.verdicts, 1):
+        if verdict.drifted != set(data.shifted) or verdict.dataset_drift:
+            failures.append(f"CLI #{repeat}: drifted {sorted(verdict.drifted)}")
+    return {"rows": requests * per_request, "command": command,
+            "cli": [asdict(sample) for sample in cli.samples], "in_process_s": in_process,
+            "failures": failures}  # fmt: skip
 
 
 def versions(python: Path) -> dict[str, str]:
@@ -360,9 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool (>= 3)")
     parser.add_argument("--rows-scale", type=float, default=1.0, help="0.05 for a self-check")
+    parts = ("all", "compare", "scheduled")
+    parser.add_argument("--part", choices=parts, default="all", help="compare: with Evidently")
     parser.add_argument("--scratch", type=Path, default=ROOT / ".bench" / "drift")
     parser.add_argument("--venv", type=Path, default=ROOT / ".bench" / "venv-evidently")
-    parser.add_argument("--scheduled", action="store_true", help="also the 3.6M-row window")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     parser.add_argument("--evidently-child", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -370,11 +460,46 @@ def main(argv: list[str] | None = None) -> int:
         return evidently_child(args.evidently_child)
     if args.repeats < 3:
         parser.error("--repeats must be at least 3")
-    python = ensure_venv(args.venv)
+    load_before = os.getloadavg()
     log("data ...")
     data = generate_data(args.scratch / f"data-{args.rows_scale:g}", args.rows_scale)
     size = f"Arrow {data.arrow_bytes / 2**30:.2f} GiB, Parquet {data.parquet_bytes / 2**20:.0f} MiB"
     log(f"  {data.reference_rows:,} + {data.current_rows:,} rows, {size}")
+    result: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "rows_scale": args.rows_scale,
+        "data": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(data).items()},
+        "memory_measure": "child's os.wait4 ru_maxrss via a wrapper; tree: psutil, 20 ms",
+    }
+    failures: list[str] = []
+    if args.part in ("all", "compare"):
+        result["compare"] = compare_tools(args, data)
+        failures += result["compare"]["failures"]
+    if args.part in ("all", "scheduled"):
+        result["scheduled"] = scheduled_window_check(args, data)
+        failures += result["scheduled"]["failures"]
+        window = result["scheduled"]
+        cli = spread([sample["wall_s"] for sample in window["cli"]])
+        warm = spread(window["in_process_s"])
+        print(f"scheduled window, {window['rows']:,} rows (target < 10 s): CLI {cli[0]:.2f} s "
+              f"({cli[1]:.2f}-{cli[2]:.2f}), in process {warm[0]:.2f} s "
+              f"({warm[1]:.2f}-{warm[2]:.2f})")  # fmt: skip
+    print(f"checks: {'all passed' if not failures else f'{len(failures)} FAILED'}")
+    for failure in failures:
+        print(f"  FAILED {failure}")
+    result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
+                         "python": platform.python_version(),
+                         "load_average_before_after": [load_before, os.getloadavg()]}  # fmt: skip
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        log(f"figures written to {args.json}")
+    return 1 if failures else 0
+
+
+def compare_tools(args: argparse.Namespace, data: DataFiles) -> dict[str, Any]:
+    """Workbench and Evidently on the same files, alternating, each response checked."""
+    python = ensure_venv(args.venv)
     env = {**os.environ, "WORKBENCH_HOME": str(args.scratch / "home")}
     warm = generate_data(args.scratch / "data-0.01", 0.01)
     contenders = [
@@ -390,30 +515,16 @@ def main(argv: list[str] | None = None) -> int:
         for tool in contenders:
             tool.run(args.scratch / f"{tool.name.lower()}-{repeat}.out")
     figures = print_table(*contenders)
-    failures = check(data, contenders)
-    print(f"checks: {'all passed' if not failures else f'{len(failures)} FAILED'}; largest "
-          f"|Evidently - Workbench|: {differences(contenders)}")  # fmt: skip
-    for failure in failures:
-        print(f"  FAILED {failure}")
-    if args.scheduled:
-        scheduled_window_check(args)
-    if args.json:
-        result = {
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version()},  # fmt: skip
-            "peer_versions": versions(python), "rows_scale": args.rows_scale,
-            "data": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(data).items()},
-            "memory_measure": "child's os.wait4 ru_maxrss via a wrapper; tree: psutil, 20 ms",
-            "commands": {tool.name: tool.command for tool in contenders},
-            "samples": {tool.name: [asdict(s) for s in tool.samples] for tool in contenders},
-            "statistics": {tool.name: tool.verdicts[-1].values for tool in contenders},
-            "largest_difference": differences(contenders), "failures": failures, **figures,
-        }  # fmt: skip
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        log(f"figures written to {args.json}")
-    return 1 if failures else 0
+    print(f"largest |Evidently - Workbench|: {differences(contenders)}")
+    return {
+        "peer_versions": versions(python),
+        "commands": {tool.name: tool.command for tool in contenders},
+        "samples": {tool.name: [asdict(s) for s in tool.samples] for tool in contenders},
+        "statistics": {tool.name: tool.verdicts[-1].values for tool in contenders},
+        "largest_difference": differences(contenders),
+        "failures": check(data, contenders),
+        **figures,
+    }
 
 
 if __name__ == "__main__":
