@@ -25,8 +25,10 @@ from workbench.core.drift.statistics import (
     chi_square,
     jensen_shannon,
     ks,
+    ks_at_points,
     psi,
     wasserstein,
+    wasserstein_to_points,
 )
 
 TOLERANCE = 1e-6
@@ -239,3 +241,24 @@ def test_numeric_sample_sorts_finite_values_and_counts_what_it_leaves_out() -> N
     sample = numeric_sample(np.array([3.0, np.nan, -np.inf, 1.0, np.inf, 2.0, np.nan]))
     assert sample.values.tolist() == [1.0, 2.0, 3.0]
     assert (sample.missing, sample.nonfinite, sample.rows) == (2, 2, 7)
+
+
+@pytest.mark.parametrize(
+    ("n", "k"), [(100_000, 1000), (12_345, 1000), (5000, 999), (1000, 1000), (300, 1000), (3000, 7)]
+)
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_profile_path_equals_scipy_against_the_points(n: int, k: int, tied: bool) -> None:
+    """KS at the points and Wasserstein by quantile functions: what a stored profile's K
+    quantiles give against every current value, equal to scipy on that sample."""
+    rng = np.random.default_rng(n + k)
+    if tied:
+        points = np.sort(rng.integers(0, 5, k).astype(float))
+        current = np.sort(rng.integers(0, 6, n).astype(float))
+    else:
+        points, current = np.sort(rng.normal(size=k)), np.sort(rng.normal(0.1, 1.2, size=n))
+    assert ks_at_points(points, current) == pytest.approx(
+        ks_2samp(points, current).statistic, abs=1e-12
+    )
+    assert wasserstein_to_points(points, current) == pytest.approx(
+        wasserstein_distance(points, current), abs=1e-9
+    )

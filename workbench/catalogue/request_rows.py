@@ -9,7 +9,9 @@ and `reshape(rows, k)`, never a Python loop per row.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -260,10 +262,13 @@ class RequestRowLedger:
             return DriftWindow({}, 0, 0)
         key = counts[0]["layout"]
         layout = self._layout(key)
-        numbers = self.backend.query(
-            f"SELECT numbers FROM request_rows WHERE {where} AND layout = ?", [*params, key]
-        ).column("numbers")
-        columns: dict[str, Any] = _sorted_columns(numbers, layout.numeric)
+        columns: dict[str, Any] = {}
+        if layout.numeric:  # one flat column per feature, extracted by DuckDB in parallel
+            picks = ", ".join(f"numbers[{i + 1}]" for i in range(len(layout.numeric)))
+            numbers = self.backend.query(
+                f"SELECT {picks} FROM request_rows WHERE {where} AND layout = ?", [*params, key]
+            )
+            columns.update(_sorted_columns(numbers, layout.numeric))
         if layout.categorical:
             found = self.backend.query(
                 "SELECT position, value, count(*) AS n FROM (SELECT unnest(texts) AS value, "
@@ -296,21 +301,19 @@ class DriftWindow:
     skipped_rows: int
 
 
-def _sorted_columns(lists: pa.ChunkedArray, names: Sequence[str]) -> dict[str, SortedColumn]:
-    """Each feature of a DOUBLE[] column as one sorted float64 column: gathered from the
-    flattened chunks (one copy) and sorted in place."""
-    blocks = []
-    for chunk in lists.chunks:
-        values = chunk.flatten().to_numpy()
-        if len(values) != len(chunk) * len(names):
-            raise CatalogueError(f"request_rows holds number lists other than {len(names)} long")
-        blocks.append(values.reshape(len(chunk), len(names)))
-    columns = {}
-    for index, name in enumerate(names):
-        column = np.concatenate([block[:, index] for block in blocks]) if blocks else np.empty(0)
+def _sorted_columns(table: pa.Table, names: Sequence[str]) -> dict[str, SortedColumn]:
+    """Each column of `table` as one float64 array (NULL as NaN), sorted in place; in threads,
+    since numpy's sort releases the GIL."""
+
+    def one(index: int) -> SortedColumn:
+        column = table.column(index).to_numpy()
+        if not (column.flags.writeable and column.flags.owndata) or column.dtype != np.float64:
+            column = column.astype(np.float64)  # zero-copy views of Arrow memory are read-only
         column.sort()
-        columns[name] = SortedColumn(column)
-    return columns
+        return SortedColumn(column)
+
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        return dict(zip(names, pool.map(one, range(len(names))), strict=True))
 
 
 def _matrix(lists: pa.ChunkedArray, rows: int, width: int) -> np.ndarray:

@@ -35,11 +35,13 @@ from workbench.core.drift.profile import (
 from workbench.core.drift.statistics import (
     chi_square,
     jensen_shannon,
+    ks_at_points,
     ks_p_value,
     ks_statistic,
     merge,
     psi,
     wasserstein_of,
+    wasserstein_to_points,
 )
 from workbench.core.errors import first_line
 
@@ -251,14 +253,17 @@ def _numeric(
             status=INSUFFICIENT,
             message=_too_few(profile.count, sample.values.size, config.min_rows),
         )
-    ref = reference_values if reference_values is not None else profile.quantiles
-    merged = merge(ref, sample.values)
-    d = ks_statistic(merged)
+    if reference_values is None:  # a stored profile: its quantiles against every value
+        d = ks_at_points(profile.quantiles, sample.values)
+        distance = wasserstein_to_points(profile.quantiles, sample.values)
+    else:
+        merged = merge(reference_values, sample.values)
+        d, distance = ks_statistic(merged), wasserstein_of(merged)
     current_counts = bin_counts(sample.values, profile.edges)
     chi, chi_p = chi_square(profile.histogram, current_counts)
     values = {
         "ks": (d, ks_p_value(d, profile.count, sample.values.size)),
-        "wasserstein": (wasserstein_of(merged) / max(profile.std, _STD_FLOOR), None),
+        "wasserstein": (distance / max(profile.std, _STD_FLOOR), None),
         "psi": (psi(profile.histogram, current_counts), None),
         "jensenshannon": (jensen_shannon(profile.histogram, current_counts), None),
         "chisquare": (chi, chi_p),

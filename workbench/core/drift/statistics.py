@@ -77,6 +77,38 @@ def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
     return wasserstein_of(merge(reference, current))
 
 
+def ks_at_points(points: np.ndarray, current: np.ndarray) -> float:
+    """KS D between a small sorted sample `points` and a large sorted `current`, in
+    O(len(points) * log n): between two points the points' ECDF is flat and the current's
+    rises, so the largest gap sits at a point, just before it or at it."""
+    ref_left = np.searchsorted(points, points, side="left") / points.size
+    ref_right = np.searchsorted(points, points, side="right") / points.size
+    cur_left = np.searchsorted(current, points, side="left") / current.size
+    cur_right = np.searchsorted(current, points, side="right") / current.size
+    return float(max(np.abs(ref_left - cur_left).max(), np.abs(ref_right - cur_right).max()))
+
+
+def wasserstein_to_points(points: np.ndarray, current: np.ndarray) -> float:
+    """First Wasserstein distance between a sorted sample of K points and a sorted `current`
+    of n >= K values, as the area between their quantile functions: current value i holds
+    p in (i/n, (i+1)/n], point k holds (k/K, (k+1)/K]; an interval a point boundary cuts is
+    split. Linear in n, no merge."""
+    n, k = current.size, points.size
+    if n < k:
+        return wasserstein(points, current)
+    index = np.arange(n, dtype=np.int64) * k // n  # the point holding each interval's start
+    total = np.sum(np.abs(current - points[index])) / n
+    bounds = np.arange(1, k, dtype=np.int64)  # boundary b at p = b/K
+    cut = (bounds * n) % k != 0  # a boundary on a grid line cuts nothing
+    b = bounds[cut]
+    i = b * n // k  # the current interval the boundary falls in
+    x = current[i]
+    before = b / k - i / n  # share of the interval still on point b - 1
+    after = (i + 1) / n - b / k
+    fix = before * np.abs(x - points[b - 1]) + after * np.abs(x - points[b])
+    return float(total + np.sum(fix - np.abs(x - points[b - 1]) / n))
+
+
 def shares(counts: np.ndarray) -> np.ndarray:
     """Counts as shares of their total, empty bins raised to EMPTY_BIN_SHARE."""
     total = counts.sum()
