@@ -445,6 +445,15 @@ def versions(python: Path) -> dict[str, str]:
     return dict(zip(names, found.stdout.split(), strict=True))
 
 
+def workbench_tree() -> dict[str, Any]:
+    """The commit measured and the files under workbench/ that differed from it."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    status = subprocess.run([*git, "status", "--porcelain", "workbench"], capture_output=True,
+                            text=True).stdout  # fmt: skip
+    return {"commit": head.strip(), "uncommitted": status.splitlines()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool (>= 3)")
@@ -470,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows_scale": args.rows_scale,
         "data": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(data).items()},
         "memory_measure": "child's os.wait4 ru_maxrss via a wrapper; tree: psutil, 20 ms",
+        "workbench_tree": workbench_tree(),
     }
     failures: list[str] = []
     if args.part in ("all", "compare"):
