@@ -261,6 +261,25 @@ async def test_another_check_shows_its_own_features_and_history(drift_app: Workb
         assert {s.plain for s in statuses} == {"ok"}
 
 
+async def test_a_narrow_terminal_drops_columns_and_a_wide_one_brings_them_back(
+    drift_app: WorkbenchApp,
+) -> None:
+    async with drift_app.run_test(size=(120, 40)) as pilot:
+        screen = await open_drift(pilot, drift_app)
+        checks = screen.query_one("#checks", DataTable)
+        features = screen.query_one("#features", DataTable)
+        wide = [str(c.key.value) for c in features.ordered_columns]
+        assert wide == ["FEATURE", "STATUS", "METH", "VALUE", "THRESH", "MISSING", "UNSEEN"]
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: len(checks.ordered_columns) == 3, "the narrow columns")
+        assert [str(c.key.value) for c in features.ordered_columns] == [
+            "FEATURE", "STATUS", "VALUE", "MISS", "UNSEEN",
+        ]  # fmt: skip
+        assert keys(checks) == NEWEST_FIRST
+        await pilot.resize_terminal(120, 40)
+        await until(pilot, lambda: len(checks.ordered_columns) == 5, "the wide columns")
+
+
 async def test_the_filter_keeps_the_checks_of_one_model(drift_app: WorkbenchApp) -> None:
     async with drift_app.run_test(size=(120, 40)) as pilot:
         screen = await open_drift(pilot, drift_app)

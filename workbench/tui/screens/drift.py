@@ -273,7 +273,8 @@ class DriftScreen(DataScreen[DriftChecks]):
 
     def action_check_now(self) -> None:
         """Check the selected check's model version again (its deployment's last hour)."""
-        check = self._detail.check if self._detail else None
+        checks = self.data.checks if self.data else ()
+        check = next((c for c in checks if c.check_id == self._check_id), None)
         if check is None or check.model is None:
             self.notify(
                 "select a check of a model version; two files are checked in a terminal:\n"
