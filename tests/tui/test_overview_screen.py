@@ -96,7 +96,7 @@ async def test_overview_without_a_cluster_says_so(app: WorkbenchApp) -> None:
         screen = await _loaded(app, pilot)
         assert "no cluster: offline / history only" in _text(screen, "#cluster-line")
         assert "gpu-box-1" in _text(screen, "#nodes")
-        assert "issue 12" in _text(screen, "#alerts")
+        assert "no open drift alerts" in _text(screen, "#alerts")
 
 
 async def test_overview_draws_each_nodes_sparklines_and_current_values(app: WorkbenchApp) -> None:

@@ -19,7 +19,7 @@ PROBE = textwrap.dedent(
     async def main():
         app = make_app(Workspace(load_settings(sys.argv[1]), live=False))
         async with app.run_test(size=(120, 40)) as pilot:
-            for key in "ormdpc":
+            for key in "ormdpcf":
                 await pilot.press(key)
                 for _ in range(200):
                     await pilot.pause(0.05)
