@@ -2,24 +2,29 @@
 
 Promote and rollback touch only the catalogue, so they call services.models in a worker
 (no child process). A refusal names the gate that refused, in a notification and under
-the versions table; the audit row (of the move or of the refusal) is the service's.
+the versions table; the audit row (of the move or of the refusal) is the service's. Each
+read also fetches the labelled quality of the highlighted model's versions (last 24 h,
+hourly) for the Quality panel; highlighting another model reads again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Markdown, Static
 
 from workbench.core.errors import WorkbenchError
 from workbench.services import models as model_service
 from workbench.services.models import ModelDetails, RegisteredModel
+from workbench.services.quality_view import VersionQuality, model_quality
 from workbench.tui.dialogs import ReasonAnswer
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.alias_dialog import GATED_ALIAS, AliasAnswer, AliasDialog
+from workbench.tui.widgets.quality_panel import QualityPanel
 from workbench.tui.widgets.topbar import TopBar
 
 _GATE_WIDTH = 34
@@ -29,13 +34,24 @@ _VERSION_COLUMNS = (("VERSION", 7), ("ALIASES", 18), ("GATE", _GATE_WIDTH), ("SH
                     ("SOURCE RUN", 10), ("CREATED", 16))  # fmt: skip
 
 
-class ModelsScreen(DataScreen[list[RegisteredModel]]):
+@dataclass(frozen=True)
+class ModelsData:
+    """The registry, and the quality of each version of one of its models (by version)."""
+
+    models: list[RegisteredModel]
+    quality_of: str | None
+    quality: dict[int, VersionQuality]
+
+
+class ModelsScreen(DataScreen[ModelsData]):
     """Models, then the versions of the highlighted one: promote (P), roll back (B), card."""
 
     DEFAULT_CSS = """
     ModelsScreen #models { height: auto; max-height: 8; }
     ModelsScreen #versions { height: 1fr; }
-    ModelsScreen #version-detail { height: auto; max-height: 9; }
+    ModelsScreen #version-panels { height: 7; }
+    ModelsScreen #version-detail { width: 1fr; height: 7; }
+    ModelsScreen #quality { width: 1fr; height: 7; }
     ModelsScreen #refusal { height: auto; color: $error; padding: 0 1; display: none; }
     ModelsScreen #refusal.-shown { display: block; }
     """
@@ -53,6 +69,8 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
     def __init__(self) -> None:
         super().__init__()
         self._model: str | None = None
+        self._quality: dict[str, dict[int, VersionQuality]] = {}
+        """The newest quality read of each model, by model and version."""
 
     def compose(self) -> ComposeResult:
         yield TopBar("Models")
@@ -64,9 +82,11 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
         versions.border_title = "Versions"
         yield versions
         yield Static("", id="refusal")
-        detail = Static("", id="version-detail", classes="panel")
-        detail.border_title = "Gate"
-        yield detail
+        with Horizontal(id="version-panels"):
+            detail = Static("", id="version-detail", classes="panel")
+            detail.border_title = "Gate"
+            yield detail
+            yield QualityPanel(id="quality", classes="panel")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -75,14 +95,23 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
             for header, width in columns:
                 table.add_column(header, width=width)
 
-    def fetch(self) -> list[RegisteredModel]:
-        return model_service.registry(self.workspace.settings)
+    def fetch(self) -> ModelsData:
+        settings = self.workspace.settings
+        models = model_service.registry(settings)
+        chosen = next((m for m in models if m.name == self._model), models[0] if models else None)
+        if chosen is None:
+            return ModelsData(models, None, {})
+        versions = [details.version.version for details in chosen.versions]
+        found = model_quality(settings, chosen.name, versions, now=self.workspace.now())
+        return ModelsData(models, chosen.name, found)
 
-    def show(self, data: list[RegisteredModel]) -> None:
+    def show(self, data: ModelsData) -> None:
+        if data.quality_of is not None:
+            self._quality[data.quality_of] = data.quality
         table = self.query_one("#models", DataTable)
         table.clear()
-        table.border_title = "Models" if data else "Models: none registered yet"
-        for found in data:
+        table.border_title = "Models" if data.models else "Models: none registered yet"
+        for found in data.models:
             aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(found.aliases.items()))
             newest = found.versions[0].version if found.versions else None
             table.add_row(
@@ -93,7 +122,7 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
                 f"{newest.created_at:%Y-%m-%d %H:%M}" if newest and newest.created_at else "-",
                 key=found.name,
             )
-        names = [found.name for found in data]
+        names = [found.name for found in data.models]
         if self._model not in names:
             self._model = names[0] if names else None
         if self._model is not None:
@@ -101,9 +130,12 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
         self._show_versions()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row != event.data_table.cursor_row:
+            return  # a row highlighted while the table was refilled, passed since
         if event.data_table.id == "models" and event.row_key.value != self._model:
             self._model = event.row_key.value
             self._show_versions(keep_cursor=False)
+            self.action_reload()  # the quality of this model's versions
         elif event.data_table.id == "versions":
             self._show_detail()
 
@@ -139,10 +171,13 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
         found = self._registered()
         row = self.query_one("#versions", DataTable).cursor_row
         panel = self.query_one("#version-detail", Static)
+        quality = self.query_one(QualityPanel)
         if found is None or not 0 <= row < len(found.versions):
             panel.update("")
+            quality.show_quality(None)
             return
         version = found.versions[row].version
+        quality.show_quality(self._quality.get(found.name, {}).get(version.version))
         panel.border_title = f"{version.label}: gate {found.versions[row].gate_summary}"[:60]
         checks = (version.gate or {}).get("checks", [])
         lines = [
@@ -154,7 +189,8 @@ class ModelsScreen(DataScreen[list[RegisteredModel]]):
         panel.update("\n".join(lines))
 
     def _registered(self) -> RegisteredModel | None:
-        return next((m for m in self.data or [] if m.name == self._model), None)
+        models = self.data.models if self.data else []
+        return next((m for m in models if m.name == self._model), None)
 
     def _selected(self) -> tuple[RegisteredModel, ModelDetails] | None:
         """The highlighted model and version, or None (with a notification)."""
