@@ -22,12 +22,19 @@ from tests.tui.quality_fixture import SERVED, add_feedback
 from tests.tui.screen_text import shows
 from tests.tui.test_models_screen import open_models, until
 from tests.tui.test_models_snapshots import showing
+from workbench.core.quality import QualityMetrics
 from workbench.core.settings import Settings
-from workbench.services.quality_view import serving_deployments, version_quality
+from workbench.services.quality_view import (
+    DeploymentQuality,
+    QualityPoint,
+    VersionQuality,
+    serving_deployments,
+    version_quality,
+)
 from workbench.tui.app import WorkbenchApp, make_app
 from workbench.tui.context import Workspace
 from workbench.tui.screens.models import ModelsScreen
-from workbench.tui.widgets.quality_panel import QualityPanel
+from workbench.tui.widgets.quality_panel import QualityPanel, quality_text
 from workbench.tui.widgets.sparkline import BLOCKS
 
 SnapCompare = Callable[..., bool]
@@ -84,6 +91,30 @@ def test_the_view_keeps_the_selected_versions_buckets(labelled_home: Path) -> No
     assert v3.rows == len(labelled_rows(3, timedelta(hours=1))[0]) > 0
     assert version_quality(settings, FRAUD, 1, now=NOW).rows == 0
     assert version_quality(settings, MAINT, 1, now=NOW).deployments == ()
+
+
+def test_a_regressor_shows_rmse_and_mae_of_its_busiest_deployment() -> None:
+    hour = timedelta(hours=1)
+    start = NOW - 3 * hour
+
+    def points(*rmse: float | None) -> tuple[QualityPoint, ...]:
+        return tuple(
+            QualityPoint(start + i * hour, start + (i + 1) * hour,
+                         None if value is None
+                         else QualityMetrics("regressor", 10, rmse=value, mae=value / 2))
+            for i, value in enumerate(rmse)
+        )  # fmt: skip
+
+    busy = DeploymentQuality("pumps", "regressor", points(4.0, None, 12.5))
+    quiet = DeploymentQuality("pumps-eu", "regressor", points(None, None, 1.0))
+    found = VersionQuality(MAINT, 1, start, NOW, hour, (busy, quiet))
+    lines = quality_text(found, 60).plain.splitlines()
+    # 4.0 of the largest 12.5 is the third block of eight; the empty hour is a dot
+    assert lines[0].split() == ["RMSE", "▃·█", "12.5"], lines
+    assert lines[1].split() == ["MAE", "▃·█", "6.250"], lines
+    assert lines[2] == "newest values: 11:00-12:00 UTC"
+    assert lines[3] == "20 labelled rows on pumps (+1 more)"
+    assert found.rows == 30
 
 
 async def test_the_panel_shows_the_selected_versions_quality(

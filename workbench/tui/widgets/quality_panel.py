@@ -97,7 +97,7 @@ def _precision_recall(metrics: QualityMetrics) -> str:
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.4g}"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 class QualityPanel(Widget):
