@@ -29,7 +29,7 @@ from workbench.core.models import ModelRef, ModelVersion
 from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec
 from workbench.owner import open_catalogue
-from workbench.services.drift_data import read_columns, training_table
+from workbench.services.drift_data import column_reader, read_columns, training_table
 
 _PROFILE_HINT = (
     "profiles are built when a pipeline registers a version; for another version run "
@@ -87,15 +87,14 @@ def check_files(
 ) -> CheckOutcome:
     """Compare two datasets (CSV or Parquet) with no model, as Evidently does; recorded."""
     config = overrides.apply(DriftConfig())
-    reference_columns = read_columns(reference, "--reference")
     current_columns = read_columns(current, "--current")
-    _require_features(overrides.features, list(reference_columns))
-    wanted = config.features or tuple(reference_columns)
+    names, read = column_reader(reference, "--reference")
+    _require_features(overrides.features, names)
+    wanted = config.features or tuple(names)
     _require_overlap(wanted, current_columns, current)
-    built = Reference.from_columns({k: v for k, v in reference_columns.items() if k in wanted})
+    built = Reference.read([n for n in names if n in wanted], read)
     # Columns both files have but --feature left out were not asked for: not "ignored".
-    asked = {k: v for k, v in current_columns.items() if k in wanted or k not in reference_columns}
-    del reference_columns  # the sorted copies are all a check needs: free the table
+    asked = {k: v for k, v in current_columns.items() if k in wanted or k not in names}
     report = compare(built, asked, config)
     target = CheckTarget(source=f"{reference} vs {current}")
     with open_catalogue(settings) as catalogue:

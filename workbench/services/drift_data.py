@@ -3,7 +3,7 @@ pipeline stores when it registers a version (from the table its training step re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,13 @@ TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
 def read_columns(path: Path, flag: str) -> dict[str, Any]:
     """Every column of a CSV or Parquet file, ready for a check (one-line errors, exit 2)."""
+    names, read = column_reader(path, flag)
+    return {name: read(name) for name in names}
+
+
+def column_reader(path: Path, flag: str) -> tuple[list[str], Callable[[str], Any]]:
+    """A file's column names and a function reading one column ready for a check: Parquet
+    reads just that column; a CSV is parsed once and hands each column over only once."""
     import pyarrow as pa
 
     if not path.is_file():
@@ -29,14 +36,25 @@ def read_columns(path: Path, flag: str) -> dict[str, Any]:
             from pyarrow import csv
 
             table = csv.read_csv(path)
-        else:
-            from pyarrow import parquet
+            columns = {name: table.column(name) for name in table.column_names}
+            del table
+            return list(columns), lambda name: arrow_columns({name: columns.pop(name)})[name]
+        from pyarrow import parquet
 
-            table = parquet.read_table(path)
+        names = parquet.ParquetFile(path).schema_arrow.names
     except (pa.ArrowException, OSError, ValueError) as error:
         message = f"{flag} {path} cannot be read: {first_line(error)[:200]}"
         raise InvalidInputError(message) from None
-    return arrow_columns({name: table.column(name) for name in table.column_names})
+
+    def read_parquet(name: str) -> Any:
+        try:
+            column = parquet.read_table(path, columns=[name]).column(0)
+        except (pa.ArrowException, OSError, ValueError) as error:
+            message = f"{flag} {path} cannot be read: {first_line(error)[:200]}"
+            raise InvalidInputError(message) from None
+        return arrow_columns({name: column})[name]
+
+    return names, read_parquet
 
 
 def arrow_columns(columns: Mapping[str, Any]) -> dict[str, Any]:

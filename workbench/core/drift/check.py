@@ -35,13 +35,10 @@ from workbench.core.drift.profile import (
 from workbench.core.drift.statistics import (
     chi_square,
     jensen_shannon,
-    ks_at_points,
     ks_p_value,
     ks_statistic,
-    merge,
     psi,
-    wasserstein_of,
-    wasserstein_to_points,
+    wasserstein,
 )
 from workbench.core.errors import first_line
 
@@ -62,17 +59,25 @@ class Reference:
     @classmethod
     def from_columns(cls, columns: Mapping[str, Any]) -> Reference:
         """Profile `columns`, keeping each numeric column's sorted values."""
-        features: list[FeatureProfile] = []
-        samples: dict[str, np.ndarray] = {}
-        for name, column in columns.items():
+        return cls.read(list(columns), columns.__getitem__)
+
+    @classmethod
+    def read(cls, names: list[str], read: Callable[[str], Any]) -> Reference:
+        """Profile the columns `read(name)` gives, a few at a time in threads: each column is
+        dropped once sorted, so a large reference never sits in memory twice."""
+
+        def one(name: str) -> tuple[FeatureProfile, np.ndarray | None]:
+            column = read(name)
             if is_numeric(column):
                 sample = numeric_sample(column)
-                samples[name] = sample.values
-                features.append(profile_numeric(name, sample))
-            else:
-                features.append(profile_categorical(name, column))
+                return profile_numeric(name, sample), sample.values
+            return profile_categorical(name, column), None
+
+        built = _map(one, names)
+        features = tuple(feature for feature, _ in built)
+        samples = {f.feature: values for f, values in built if values is not None}
         rows = max((f.rows for f in features), default=0)
-        return cls(Profile(tuple(features), rows), samples)
+        return cls(Profile(features, rows), samples)
 
 
 @dataclass(frozen=True)
@@ -253,12 +258,9 @@ def _numeric(
             status=INSUFFICIENT,
             message=_too_few(profile.count, sample.values.size, config.min_rows),
         )
-    if reference_values is None:  # a stored profile: its quantiles against every value
-        d = ks_at_points(profile.quantiles, sample.values)
-        distance = wasserstein_to_points(profile.quantiles, sample.values)
-    else:
-        merged = merge(reference_values, sample.values)
-        d, distance = ks_statistic(merged), wasserstein_of(merged)
+    # From a stored profile its quantiles stand for the reference; from data, every value.
+    ref = profile.quantiles if reference_values is None else reference_values
+    d, distance = ks_statistic(ref, sample.values), wasserstein(ref, sample.values)
     current_counts = bin_counts(sample.values, profile.edges)
     chi, chi_p = chi_square(profile.histogram, current_counts)
     values = {
@@ -364,12 +366,11 @@ def _rows(columns: Mapping[str, Any]) -> int:
     return max((len(column) for column in columns.values()), default=0)
 
 
-def _map(
-    check: Callable[[FeatureProfile], FeatureDrift], profiles: list[FeatureProfile]
-) -> list[FeatureDrift]:
-    """Features in threads: sorting and merging in numpy release the GIL."""
-    workers = min(len(profiles), os.cpu_count() or 1)
+def _map(work: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """`work` over `items` in threads, in order: sorting and searching in numpy release the
+    GIL."""
+    workers = min(len(items), os.cpu_count() or 1)
     if workers <= 1:
-        return [check(p) for p in profiles]
+        return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(check, profiles))
+        return list(pool.map(work, items))
