@@ -497,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scheduled window, {window['rows']:,} rows (target < 10 s): CLI {cli[0]:.2f} s "
               f"({cli[1]:.2f}-{cli[2]:.2f}), in process {warm[0]:.2f} s "
               f"({warm[1]:.2f}-{warm[2]:.2f})")  # fmt: skip
+    if workbench_tree() != result["workbench_tree"]:
+        failures.append(f"workbench/ changed during the run: now {workbench_tree()}")
     print(f"checks: {'all passed' if not failures else f'{len(failures)} FAILED'}")
     for failure in failures:
         print(f"  FAILED {failure}")
