@@ -1,5 +1,6 @@
 """Served requests as columns: the id goes back to the client, answered rows are stored as
-list columns and a window reads back as numpy columns (real HTTP, real DuckDB file)."""
+list columns, and a window reads back as a drift check takes it: sorted numeric columns and
+category counts (real HTTP, real DuckDB file)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from workbench.catalogue import Catalogue
 from workbench.catalogue.deployments import DeploymentLedger
 from workbench.catalogue.request_rows import RequestRowLedger
 from workbench.core.deployments import RequestRecord
+from workbench.core.drift.profile import CategoryCounts
 from workbench.owner import open_catalogue
 from workbench.serving.app import AppOptions, Scored, make_app
 from workbench.serving.errors import BadRequest
@@ -70,6 +72,26 @@ def served() -> Iterator[tuple[str, list[RequestRecord]]]:
         yield url, records
 
 
+def _stored(catalogue: Catalogue, deployment: str, order: str = "r.rowid") -> list[dict[str, Any]]:
+    """The stored rows of `deployment`, each with its values by input name."""
+    rows = catalogue.backend.query(
+        "SELECT r.request_id, r.row_index, r.model_version, r.ts, r.numbers, r.texts, "
+        "l.numeric, l.categorical FROM request_rows r JOIN request_layouts l USING (layout) "
+        f"WHERE r.deployment_id = ? ORDER BY {order}",
+        (deployment,),
+    ).to_pylist()
+    for row in rows:
+        row["values"] = {
+            **dict(zip(row["numeric"], row["numbers"], strict=True)),
+            **dict(zip(row["categorical"], row["texts"], strict=True)),
+        }
+    return rows
+
+
+def _column(rows: list[dict[str, Any]], name: str) -> list[Any]:
+    return [row["values"][name] for row in rows]
+
+
 def _post(url: str, rows: list[dict[str, Any]], **headers: str) -> requests.Response:
     body = json.dumps({"dataframe_records": rows})  # NaN is spelled NaN, as pandas clients do
     return requests.post(
@@ -103,15 +125,20 @@ def test_the_request_id_goes_back_to_the_client_and_is_the_id_stored(
 
     pinned = [replace(record, ts=T0) for record in records]  # answered "now": pin the window
     DeploymentLedger(catalogue).log_requests("toy", pinned)
-    window = RequestRowLedger(catalogue).window("toy", start=T0, end=T0 + timedelta(seconds=1))
+    rows = _stored(catalogue, "toy")
+    assert [r["request_id"] for r in rows] == [sent[0], sent[0], sent[1], sent[2]]
+    assert [r["row_index"] for r in rows] == [0, 1, 0, 0]
+    np.testing.assert_array_equal(_column(rows, "amount"), [80.0, np.nan, 80.0, 80.0])
+    np.testing.assert_array_equal(_column(rows, "items"), [2.0, 0.0, 2.0, 2.0])
+    np.testing.assert_array_equal(_column(rows, "online"), [1.0, 0.0, 1.0, 1.0])
+    assert _column(rows, "country") == ["NL", "DE", "NL", "NL"]
+    assert [r["model_version"] for r in rows] == [4, 4, 4, 4]
+    window = RequestRowLedger(catalogue).drift_window(
+        "toy", start=T0, end=T0 + timedelta(seconds=1)
+    )
     assert window.rows == 4
-    assert list(window.request_ids) == [sent[0], sent[0], sent[1], sent[2]]
-    assert list(window.row_index) == [0, 1, 0, 0]
-    np.testing.assert_array_equal(window.numeric["amount"], [80.0, np.nan, 80.0, 80.0])
-    np.testing.assert_array_equal(window.numeric["items"], [2.0, 0.0, 2.0, 2.0])
-    np.testing.assert_array_equal(window.numeric["online"], [1.0, 0.0, 1.0, 1.0])
-    assert list(window.categorical["country"]) == ["NL", "DE", "NL", "NL"]
-    assert list(window.model_versions) == [4, 4, 4, 4]
+    np.testing.assert_array_equal(window.columns["amount"].values, [80.0, 80.0, 80.0, np.nan])
+    assert window.columns["country"] == CategoryCounts({"NL": 3, "DE": 1}, 0)
     stored = catalogue.backend.query("SELECT request_id, status_code FROM requests").to_pylist()
     assert sorted((r["request_id"], r["status_code"]) for r in stored) == sorted(
         zip(sent, [200, 200, 200, 400], strict=True)
@@ -127,8 +154,17 @@ def _record(
     version: int = 1,
     status: int = 200,
 ) -> RequestRecord:
-    return RequestRecord(request_id, T0 + timedelta(seconds=seconds), version, status, 1.0,
-                         "{}", "[]", columns=columns, predictions=predictions)  # fmt: skip
+    return RequestRecord(
+        request_id,
+        T0 + timedelta(seconds=seconds),
+        version,
+        status,
+        1.0,
+        "{}",
+        "[]",
+        columns=columns,
+        predictions=predictions,
+    )
 
 
 def test_rows_read_back_as_columns_with_nan_none_and_outputs(catalogue: Catalogue) -> None:
@@ -146,19 +182,25 @@ def test_rows_read_back_as_columns_with_nan_none_and_outputs(catalogue: Catalogu
         _record("r3", 2, first, None, status=500),  # failed: no rows
     ]
     DeploymentLedger(catalogue).log_requests("dep", records)
-    window = RequestRowLedger(catalogue).window("dep", start=T0, end=T0 + timedelta(minutes=1))
-    assert window.layout is not None
-    assert window.layout.numeric == ("x", "n", "flag")
-    assert window.layout.categorical == ("city", "code")
-    assert window.rows == 4
-    assert window.skipped_rows == 0
-    np.testing.assert_array_equal(window.numeric["x"], [1.5, np.nan, -2.0, 1.5])
-    assert window.numeric["n"].dtype == np.float64
-    assert window.numeric["n"].flags["C_CONTIGUOUS"]
-    assert list(window.categorical["city"]) == ["Oslo", None, "Rome", "Oslo"]
-    assert list(window.categorical["code"]) == ["a", "b", "c", "a"]
-    assert list(window.columns()) == ["x", "n", "flag", "city", "code"]
-    assert window.ts[-1] == np.datetime64(T0 + timedelta(seconds=1))
+    rows = _stored(catalogue, "dep")
+    assert {(tuple(r["numeric"]), tuple(r["categorical"])) for r in rows} == {
+        (("x", "n", "flag"), ("city", "code"))
+    }
+    assert len(rows) == 4
+    np.testing.assert_array_equal(_column(rows, "x"), [1.5, np.nan, -2.0, 1.5])
+    assert _column(rows, "city") == ["Oslo", None, "Rome", "Oslo"]
+    assert _column(rows, "code") == ["a", "b", "c", "a"]
+    assert rows[-1]["ts"] == T0 + timedelta(seconds=1)
+    window = RequestRowLedger(catalogue).drift_window(
+        "dep", start=T0, end=T0 + timedelta(minutes=1)
+    )
+    assert (window.rows, window.skipped_rows) == (4, 0)
+    assert list(window.columns) == ["x", "n", "flag", "city", "code"]
+    n = window.columns["n"].values
+    assert n.dtype == np.float64
+    np.testing.assert_array_equal(n, [3.0, 3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(window.columns["x"].values, [-2.0, 1.5, 1.5, np.nan])
+    assert window.columns["city"] == CategoryCounts({"Oslo": 2, "Rome": 1}, 1)
     outputs = catalogue.backend.query(
         "SELECT request_id, row_index, outputs FROM request_rows ORDER BY request_id, row_index"
     ).to_pylist()
@@ -177,9 +219,13 @@ def test_outputs_that_are_not_numbers_are_null(catalogue: Catalogue) -> None:
         "SELECT request_id, outputs FROM request_rows ORDER BY request_id, row_index"
     ).to_pylist()
     assert [(r["request_id"], r["outputs"]) for r in stored] == [
-        ("labels", None), ("labels", None), ("ragged", [0.1, 0.9]), ("ragged", [3.0]),
-        ("short", None), ("short", None),
-    ]  # fmt: skip
+        ("labels", None),
+        ("labels", None),
+        ("ragged", [0.1, 0.9]),
+        ("ragged", [3.0]),
+        ("short", None),
+        ("short", None),
+    ]
 
 
 def test_many_requests_of_different_sizes_keep_every_value_in_place(catalogue: Catalogue) -> None:
@@ -196,12 +242,16 @@ def test_many_requests_of_different_sizes_keep_every_value_in_place(catalogue: C
         expected_word.extend(word)
         expected_ids.extend([f"q{index}"] * size)
     DeploymentLedger(catalogue).log_requests("dep", records)
-    window = RequestRowLedger(catalogue).window("dep", start=T0, end=T0 + timedelta(minutes=1))
-    order = np.lexsort((window.row_index, window.request_ids.astype(str)))
-    np.testing.assert_array_equal(window.numeric["x"][order], expected_x)
-    np.testing.assert_array_equal(window.numeric["y"][order], np.array(expected_x) * 2)
-    assert list(window.categorical["word"][order]) == expected_word
-    assert list(window.request_ids[order]) == expected_ids
+    rows = _stored(catalogue, "dep", order="r.request_id, r.row_index")
+    np.testing.assert_array_equal(_column(rows, "x"), expected_x)
+    np.testing.assert_array_equal(_column(rows, "y"), np.array(expected_x) * 2)
+    assert _column(rows, "word") == expected_word
+    assert [r["request_id"] for r in rows] == expected_ids
+    window = RequestRowLedger(catalogue).drift_window(
+        "dep", start=T0, end=T0 + timedelta(minutes=1)
+    )
+    np.testing.assert_array_equal(window.columns["x"].values, np.sort(expected_x))
+    assert window.columns["word"] == CategoryCounts(dict.fromkeys(expected_word, 1), 0)
 
 
 def test_the_newest_layout_wins_and_older_rows_are_counted(catalogue: Catalogue) -> None:
@@ -211,42 +261,39 @@ def test_the_newest_layout_wins_and_older_rows_are_counted(catalogue: Catalogue)
     ledger.log_requests("dep", [_record("old", 0, old, [1, 2])])
     ledger.log_requests("dep", [_record("new", 5, new, [3])])
     rows = RequestRowLedger(catalogue)
-    window = rows.window("dep", start=T0, end=T0 + timedelta(minutes=1))
-    assert window.layout is not None
-    assert window.layout.numeric == ("a", "c")
-    assert window.skipped_rows == 2
-    assert list(window.numeric) == ["a", "c"]
-    assert window.categorical == {}
-    earlier = rows.window("dep", start=T0, end=T0 + timedelta(seconds=5))  # end is exclusive
-    assert list(earlier.request_ids) == ["old", "old"]
-    assert earlier.skipped_rows == 0
-    assert list(earlier.categorical["b"]) == ["x", "y"]
+    window = rows.drift_window("dep", start=T0, end=T0 + timedelta(minutes=1))
+    assert (window.rows, window.skipped_rows) == (1, 2)
+    assert list(window.columns) == ["a", "c"]
+    np.testing.assert_array_equal(window.columns["c"].values, [7.0])
+    earlier = rows.drift_window("dep", start=T0, end=T0 + timedelta(seconds=5))  # end excluded
+    assert (earlier.rows, earlier.skipped_rows) == (2, 0)
+    np.testing.assert_array_equal(earlier.columns["a"].values, [1.0, 2.0])
+    assert earlier.columns["b"] == CategoryCounts({"x": 1, "y": 1}, 0)
     layouts = catalogue.backend.query("SELECT count(*) AS n FROM request_layouts").to_pylist()
     assert layouts == [{"n": 2}]
 
 
 def test_window_bounds_versions_and_deployments(catalogue: Catalogue) -> None:
-    columns = {"a": np.array([1.0])}
+    def a(value: float) -> dict[str, np.ndarray]:
+        return {"a": np.array([value])}
+
     ledger = DeploymentLedger(catalogue)
     ledger.log_requests(
         "dep",
         [
-            _record("before", -1, columns, [0]),
-            _record("start", 0, columns, [0], version=1),
-            _record("inside", 30, columns, [0], version=2),
-            _record("end", 60, columns, [0]),
+            _record("before", -1, a(-1.0), [0]),
+            _record("start", 0, a(1.0), [0], version=1),
+            _record("inside", 30, a(2.0), [0], version=2),
+            _record("end", 60, a(3.0), [0]),
         ],
     )
-    ledger.log_requests("other", [_record("elsewhere", 10, columns, [0])])
+    ledger.log_requests("other", [_record("elsewhere", 10, a(9.0), [0])])
     rows = RequestRowLedger(catalogue)
-    window = rows.window("dep", start=T0, end=T0 + timedelta(seconds=60))
-    assert sorted(window.request_ids) == ["inside", "start"]
-    assert window.start == T0
-    assert window.end == T0 + timedelta(seconds=60)
-    by_version = rows.window("dep", start=T0, end=T0 + timedelta(seconds=60), model_version=2)
-    assert list(by_version.request_ids) == ["inside"]
-    empty = rows.window("dep", start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=2))
-    assert empty.rows == 0
-    assert empty.layout is None
-    assert empty.columns() == {}
-    assert rows.window("nobody", start=T0, end=T0 + timedelta(hours=1)).rows == 0
+    window = rows.drift_window("dep", start=T0, end=T0 + timedelta(seconds=60))
+    assert window.rows == 2
+    np.testing.assert_array_equal(window.columns["a"].values, [1.0, 2.0])
+    by_version = rows.drift_window("dep", start=T0, end=T0 + timedelta(seconds=60), model_version=2)
+    np.testing.assert_array_equal(by_version.columns["a"].values, [2.0])
+    empty = rows.drift_window("dep", start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=2))
+    assert (empty.rows, empty.columns) == (0, {})
+    assert rows.drift_window("nobody", start=T0, end=T0 + timedelta(hours=1)).rows == 0

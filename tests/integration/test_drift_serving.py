@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import requests
 
 from tests.conftest import run_cli
 from tests.fixtures.models import holdout_rows, register_fraud, train_fraud_model
+from tests.fixtures.waiting import wait_until
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.core.settings import DRIFT_TICK_ENV, load_settings
@@ -83,16 +83,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         assert down.returncode == 0, down.stderr[-2000:]
 
 
-def _wait(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(1.0)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-
-
 def test_served_rows_reach_a_check_as_columns(served: Served) -> None:
     ids = []
     for start in range(0, 200, 20):
@@ -105,7 +95,7 @@ def test_served_rows_reach_a_check_as_columns(served: Served) -> None:
         found = served.cli_json("drift", "check", "fraud:1", "--window", "1h")
         return found if found["current_rows"] >= 200 else None
 
-    same = _wait(served_rows, 60, "the served rows in the catalogue")
+    same = wait_until(served_rows, 60, "the served rows in the catalogue")
     assert same["deployment"] == "fraud"
     assert same["model"] == "fraud:1"
     assert {f["status"] for f in same["features"]} <= {"ok", "drift"}, same["features"]
@@ -119,7 +109,7 @@ def test_served_rows_reach_a_check_as_columns(served: Served) -> None:
         found = served.cli_json("drift", "check", "fraud:1", "--window", "1h")
         return found if found["current_rows"] >= 400 else None
 
-    after = _wait(shifted_check, 60, "the shifted rows in the catalogue")
+    after = wait_until(shifted_check, 60, "the shifted rows in the catalogue")
     amount = next(f for f in after["features"] if f["feature"] == "amount")
     assert amount["status"] == "drift", amount
 
@@ -134,7 +124,7 @@ def test_the_cluster_scheduler_checks_a_deployment(served: Served) -> None:
     def scheduled() -> Any:
         return [c for c in served.checks() if c["check_id"] not in before]
 
-    found = _wait(scheduled, 150, "a check by the scheduler")[0]
+    found = wait_until(scheduled, 150, "a check by the scheduler")[0]
     assert found["model_name"] == "fraud"
     assert found["deployment"] == "fraud"
     assert found["source"] == "last 1h"

@@ -23,6 +23,7 @@ import requests
 from tests.conftest import run_cli
 from tests.fixtures.http import SteadyLoad
 from tests.fixtures.models import holdout_rows, register_fraud, save_broken_model, train_fraud_model
+from tests.fixtures.waiting import wait_until
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.compute.haproxy import haproxy_dir
@@ -107,16 +108,6 @@ def _in_process(model_dir: Path, rows: pd.DataFrame) -> np.ndarray:
     import mlflow.pyfunc
 
     return np.asarray(mlflow.pyfunc.load_model(str(model_dir)).predict(rows))
-
-
-def _wait(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(1.0)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def test_serve_predict_and_token(served: Served) -> None:
@@ -256,7 +247,9 @@ def test_shadow_mirrors_without_changing_responses(served: Served) -> None:
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(marker - 1))
     query = ("SELECT outputs, shadow_outputs FROM requests WHERE deployment_id = 'fraud' "
              f"AND status_code = 200 AND ts >= TIMESTAMP '{since}'")  # fmt: skip
-    rows = _wait(lambda: [r for r in served.sql(query) if r["shadow_outputs"]], 30, "shadow rows")
+    rows = wait_until(
+        lambda: [r for r in served.sql(query) if r["shadow_outputs"]], 30, "shadow rows"
+    )
     assert len(rows) >= 10
     np.testing.assert_allclose(np.asarray(json.loads(rows[-1]["outputs"])), expected_v2, rtol=1e-12)
     np.testing.assert_allclose(
@@ -273,7 +266,7 @@ def test_failing_canary_is_rolled_back_automatically(served: Served) -> None:
         if shown and all(v["role"] != "canary" for v in shown["versions"]):
             break
     assert 500 in statuses  # the canary did fail some requests before it was pulled
-    _wait(lambda: all(v["role"] != "canary" for v in served.cli_json("deployments", "show", "fraud")["versions"]),
+    wait_until(lambda: all(v["role"] != "canary" for v in served.cli_json("deployments", "show", "fraud")["versions"]),
           120, "the automatic rollback")  # fmt: skip
     assert set(served.versions(20)) == {"2"}
     events = served.cli_json("audit", "ls")
@@ -284,16 +277,16 @@ def test_failing_canary_is_rolled_back_automatically(served: Served) -> None:
 
 def test_killed_replica_comes_back_under_load(served: Served) -> None:
     served.cli("serve", "fraud:2", "--replicas", "2")
-    replicas = _wait(lambda: _replica_processes(), 60, "two replica processes")
+    replicas = wait_until(lambda: _replica_processes(), 60, "two replica processes")
     assert len(replicas) == 2
     with SteadyLoad(
         f"{served.url}/invocations", served.body(), served.headers(), rps=10, retries=3
     ) as load:
         time.sleep(3)
         replicas[0].kill()
-        _wait(lambda: len(_replica_processes()) == 2 and replicas[0].pid not in
+        wait_until(lambda: len(_replica_processes()) == 2 and replicas[0].pid not in
               [p.pid for p in _replica_processes()], 90, "a new replica")  # fmt: skip
-        _wait(lambda: served.cli_json("deployments", "show", "fraud")["serve"]["replicas"] == {"RUNNING": 2},
+        wait_until(lambda: served.cli_json("deployments", "show", "fraud")["serve"]["replicas"] == {"RUNNING": 2},
               90, "two running replicas")  # fmt: skip
         time.sleep(3)
     assert len(load.results) > 50

@@ -113,6 +113,16 @@ class DriftLedger:
         ).to_pylist()
         return self._stored_profile(rows[0]) if rows else None
 
+    def profile_config(self, model_name: str, model_version: int) -> dict[str, Any]:
+        """The check rules stored with a version's newest profile ({} when none), without
+        reading the profile itself."""
+        rows = self.backend.query(
+            "SELECT profile FROM drift_profiles WHERE model_name = ? AND model_version = ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            (model_name, model_version),
+        ).to_pylist()
+        return (json.loads(rows[0]["profile"] or "{}").get("config") or {}) if rows else {}
+
     def _stored_profile(self, row: dict[str, Any]) -> StoredProfile:
         features = self.backend.query(
             "SELECT * FROM drift_profile_features WHERE profile_id = ? ORDER BY position",

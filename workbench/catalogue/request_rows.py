@@ -26,11 +26,9 @@ from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue
 from workbench.core.deployments import RequestRecord
 from workbench.core.drift.profile import CategoryCounts, SortedColumn
-from workbench.core.errors import CatalogueError
 from workbench.core.request_window import (
     NUMERIC_KINDS,
     RequestLayout,
-    RequestWindow,
     layout_of,
 )
 
@@ -41,7 +39,6 @@ _INSERT_ROWS = (
 )
 _INSERT_LAYOUT = "INSERT OR IGNORE INTO request_layouts VALUES (?, ?::VARCHAR[], ?::VARCHAR[])"
 _WINDOW_FILTER = "deployment_id = ? AND ts >= ? AND ts < ?"
-_BLOCK_ROWS = 8192  # rows transposed at a time: 8192 x 50 doubles stay in a core's cache
 _Answered = tuple[RequestRecord, list[np.ndarray]]
 
 
@@ -191,52 +188,6 @@ class RequestRowLedger:
     def __init__(self, catalogue: Catalogue) -> None:
         self.backend = catalogue.backend
 
-    def window(
-        self,
-        deployment: str,
-        *,
-        start: datetime,
-        end: datetime,
-        model_version: int | None = None,
-    ) -> RequestWindow:
-        """Rows `deployment` answered in [start, end) (by `model_version` if given), of the
-        newest layout among them; rows of other layouts are counted in `skipped_rows`."""
-        where = _WINDOW_FILTER
-        params: list[object] = [deployment, start, end]
-        if model_version is not None:
-            where += " AND model_version = ?"
-            params.append(model_version)
-        counts = self.backend.query(
-            f"SELECT layout, count(*) AS n, max(ts) AS newest FROM request_rows WHERE {where} "
-            "GROUP BY layout ORDER BY newest DESC, layout",
-            params,
-        ).to_pylist()
-        if not counts:
-            return RequestWindow.empty(start, end)
-        key = counts[0]["layout"]
-        skipped = sum(int(row["n"]) for row in counts[1:])
-        layout = self._layout(key)
-        table = self.backend.query(
-            "SELECT request_id, row_index, ts, model_version, numbers, texts FROM request_rows "
-            f"WHERE {where} AND layout = ?",  # in stored order: DuckDB keeps insertion order
-            [*params, key],
-        )
-        rows = table.num_rows
-        numbers = _matrix(table.column("numbers"), rows, len(layout.numeric))
-        texts = _text_matrix(table.column("texts"), rows, len(layout.categorical))
-        return RequestWindow(
-            start=start,
-            end=end,
-            layout=layout,
-            numeric={name: numbers[i] for i, name in enumerate(layout.numeric)},
-            categorical={name: texts[i] for i, name in enumerate(layout.categorical)},
-            request_ids=table.column("request_id").to_numpy(),
-            row_index=table.column("row_index").to_numpy().astype(np.int32, copy=False),
-            ts=table.column("ts").to_numpy().astype("datetime64[us]", copy=False),
-            model_versions=table.column("model_version").fill_null(-1).to_numpy().astype(np.int64),
-            skipped_rows=skipped,
-        )
-
     def drift_window(
         self,
         deployment: str,
@@ -314,36 +265,3 @@ def _sorted_columns(table: pa.Table, names: Sequence[str]) -> dict[str, SortedCo
 
     with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
         return dict(zip(names, pool.map(one, range(len(names))), strict=True))
-
-
-def _matrix(lists: pa.ChunkedArray, rows: int, width: int) -> np.ndarray:
-    """A DOUBLE[] column of `width`-long lists as `width` contiguous float64 columns.
-
-    Transposed in blocks of rows that stay in cache: a whole-matrix transpose strides
-    through memory and costs several times more.
-    """
-    columns = np.empty((width, rows))
-    done = 0
-    for chunk in lists.chunks:
-        values = chunk.flatten().to_numpy()
-        if len(values) != len(chunk) * width:
-            raise CatalogueError(f"request_rows holds number lists other than {width} long")
-        block = values.reshape(len(chunk), width)
-        for first in range(0, len(chunk), _BLOCK_ROWS):
-            part = block[first : first + _BLOCK_ROWS]
-            columns[:, done + first : done + first + len(part)] = part.T
-        done += len(chunk)
-    return columns
-
-
-def _text_matrix(lists: pa.ChunkedArray, rows: int, width: int) -> np.ndarray:
-    """A VARCHAR[] column as `width` object columns of str or None, decoded once per distinct
-    value (categories repeat: numpy picks them from a small dictionary)."""
-    if width == 0 or rows == 0:
-        return np.empty((width, rows), dtype=object)
-    flat = pa.concat_arrays([chunk.flatten() for chunk in lists.chunks]).dictionary_encode()
-    if len(flat) != rows * width:
-        raise CatalogueError(f"request_rows holds text lists other than {width} long")
-    words = np.append(flat.dictionary.to_numpy(zero_copy_only=False), np.array([None]))
-    codes = flat.indices.fill_null(len(words) - 1).to_numpy()
-    return words[codes.reshape(rows, width).T]

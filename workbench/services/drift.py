@@ -7,7 +7,6 @@ the catalogue as columns, so a cluster adds nothing but transfer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from workbench.core.settings import Settings
 from workbench.core.spec import ProjectSpec
 from workbench.owner import open_catalogue
 from workbench.services.drift_data import column_reader, read_columns, training_table
+from workbench.serving.signature import InputSchema
 
 _PROFILE_HINT = (
     "profiles are built when a pipeline registers a version; for another version run "
@@ -137,7 +137,9 @@ def check_model(
                 window_start=now - span,
                 window_end=now,
             )
-        report = compare(Reference(stored.profile), columns, config, current_rows=rows)
+    # The statistics run with the catalogue closed: a local file is not held for seconds.
+    report = compare(Reference(stored.profile), columns, config, current_rows=rows)
+    with open_catalogue(settings) as catalogue:
         check_id = DriftLedger(catalogue).save_check(target, report)
     return CheckOutcome(check_id, target, report)
 
@@ -147,21 +149,22 @@ def profile_model(settings: Settings, text: str, data: Path) -> tuple[ModelVersi
     columns = read_columns(data, "--data")
     with open_catalogue(settings) as catalogue:
         version = ModelLedger(catalogue).resolve(ModelRef.parse(text))
-        names = _signature_inputs(version.signature) or list(columns)
-        missing = [n for n in names if n not in columns]
-        if missing:
-            raise InvalidInputError(
-                f"{data} lacks the model's inputs: {', '.join(missing[:5])}",
-                "give the file the model was trained on",
-            )
-        profile = build_profile({n: columns[n] for n in names})
+    names = _input_names(version) or list(columns)
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise InvalidInputError(
+            f"{data} lacks the model's inputs: {', '.join(missing[:5])}",
+            "give the file the model was trained on",
+        )
+    profile = build_profile({n: columns[n] for n in names})
+    with open_catalogue(settings) as catalogue:
         profile_id = DriftLedger(catalogue).save_profile(
             profile,
             source=str(data),
             model_name=version.name,
             model_version=version.version,
             run_id=version.run_id,
-            config=asdict(DriftConfig()),
+            config=config_json(DriftConfig()),
         )
     return version, profile_id
 
@@ -226,13 +229,9 @@ def _serving(catalogue: Catalogue, version: ModelVersion) -> str:
     return found[0].name
 
 
-def _signature_inputs(signature: Any) -> list[str]:
-    inputs = (signature or {}).get("inputs")
-    if isinstance(inputs, str):
-        inputs = json.loads(inputs)
-    if not isinstance(inputs, list):
-        return []
-    return [str(i["name"]) for i in inputs if isinstance(i, dict) and i.get("name")]
+def _input_names(version: ModelVersion) -> list[str]:
+    """The names of the version's signature inputs (none without a signature)."""
+    return InputSchema.from_signature(version.signature).names
 
 
 def _require_features(asked: tuple[str, ...], known: list[str]) -> None:
@@ -288,7 +287,7 @@ def store_reference(
     if path is None:
         return None
     columns = read_columns(path, "training data")
-    names = spec.drift.features or tuple(_signature_inputs(version.signature)) or tuple(columns)
+    names = spec.drift.features or tuple(_input_names(version)) or tuple(columns)
     profile = build_profile({n: columns[n] for n in names if n in columns})
     return DriftLedger(catalogue).save_profile(
         profile,

@@ -22,6 +22,7 @@ from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchErr
 from workbench.core.settings import Settings, drift_tick_seconds
 from workbench.owner import open_catalogue
 from workbench.services.drift import ConfigOverrides, check_model
+from workbench.services.telemetry import parse_since
 
 SCHEDULER_NAME = "drift-scheduler"
 MIN_INTERVAL = timedelta(minutes=1)
@@ -107,16 +108,23 @@ def clear_schedule(settings: Settings, deployment: str) -> bool:
 def schedules(settings: Settings) -> list[Schedule]:
     """The schedule of every running deployment that has one."""
     with open_catalogue(settings) as catalogue:
-        found = [_schedule(catalogue, d.name, d.spec.primary) for d in _running(catalogue)]
+        own = DriftScheduleLedger(catalogue).all()
+        found = [
+            _schedule(catalogue, d.name, d.spec.primary, own.get(d.name))
+            for d in _running(catalogue)
+        ]
     return [schedule for schedule in found if schedule is not None]
 
 
 def due_checks(catalogue: Catalogue, now: datetime) -> list[DueCheck]:
     """Every (deployment, served version) whose last check is older than its interval."""
     ledger = DriftScheduleLedger(catalogue)
+    own = ledger.all()
     due = []
     for deployment in _running(catalogue):
-        schedule = _schedule(catalogue, deployment.name, deployment.spec.primary)
+        schedule = _schedule(
+            catalogue, deployment.name, deployment.spec.primary, own.get(deployment.name)
+        )
         if schedule is None:
             continue
         for entry in deployment.spec.versions:
@@ -186,11 +194,13 @@ def _running(catalogue: Catalogue) -> list[Any]:
     return [d for d in DeploymentLedger(catalogue).all() if d.status == "running"]
 
 
-def _schedule(catalogue: Catalogue, deployment: str, primary: Any) -> Schedule | None:
-    """The deployment's own schedule, else its primary version's project's, else None."""
-    own = DriftScheduleLedger(catalogue).all().get(deployment)
-    stored = DriftLedger(catalogue).profile_for(primary.model, primary.version)
-    project = (stored.config.get("schedule") if stored else None) or {}
+def _schedule(
+    catalogue: Catalogue, deployment: str, primary: Any, own: dict[str, Any] | None
+) -> Schedule | None:
+    """The deployment's own schedule (`own`), else its primary version's project's, else
+    None."""
+    config = DriftLedger(catalogue).profile_config(primary.model, primary.version)
+    project = config.get("schedule") or {}
     root = project.get("project_root")
     if own is not None:
         return Schedule(
@@ -205,14 +215,9 @@ def _schedule(catalogue: Catalogue, deployment: str, primary: Any) -> Schedule |
         return None
     return Schedule(
         deployment,
-        _span(project["interval"]),
-        _span(project.get("window") or "1h"),
+        parse_since(project["interval"]),
+        parse_since(project.get("window") or "1h"),
         bool(project.get("retrain")),
         "project",
         root,
     )
-
-
-def _span(text: str) -> timedelta:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
