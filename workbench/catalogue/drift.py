@@ -207,7 +207,7 @@ class DriftLedger:
         """Newest checks first (one row each: target, status, share, rows, drifted features)."""
         rows = self.backend.query(
             "SELECT check_id, created_at, model_name, model_version, deployment, source, "
-            "status, drifted, drift_share, reference_rows, current_rows, window_start, "
+            "status, drifted, drift_share AS share, reference_rows, current_rows, window_start, "
             "window_end, summary FROM drift_checks "
             "WHERE (? IS NULL OR model_name = ?) AND (? IS NULL OR deployment = ?) "
             "ORDER BY created_at DESC LIMIT ?",
@@ -261,8 +261,9 @@ class DriftLedger:
     def open_alerts(self) -> list[dict[str, Any]]:
         """Model versions whose newest check found drift: the open drift alerts."""
         return self.backend.query(
-            "SELECT check_id, created_at, model_name, model_version, deployment, drift_share, "
-            "summary FROM (SELECT *, row_number() OVER (PARTITION BY model_name, model_version "
+            "SELECT check_id, created_at, model_name, model_version, deployment, "
+            "drift_share AS share, summary FROM (SELECT *, row_number() OVER "
+            "(PARTITION BY model_name, model_version "
             "ORDER BY created_at DESC) AS newest FROM drift_checks WHERE model_name IS NOT NULL) "
             "WHERE newest = 1 AND drifted ORDER BY created_at DESC"
         ).to_pylist()

@@ -169,7 +169,7 @@ def ls_command(model: str | None, deployment: str | None, limit: int, as_json: b
                 r["deployment"] or "-",
                 _short(r["source"] or "", 40),
                 _status(r["status"]),
-                f"{(r['drift_share'] or 0):.0%}",
+                f"{(r['share'] or 0):.0%}",
                 f"{r['current_rows'] or 0:,}",
                 _short(", ".join(r["drifted_features"]), 40) or "-",
             )

@@ -183,7 +183,7 @@ def drift_alerts(ledger: DriftLedger, now: datetime) -> tuple[DriftAlert, ...]:
             model_name=row["model_name"],
             model_version=int(row["model_version"]),
             deployment=row["deployment"],
-            share=float(row["drift_share"] or 0.0),
+            share=float(row["share"] or 0.0),
             created_at=row["created_at"],
             age_s=(now - row["created_at"]).total_seconds(),
             drifted_features=tuple(json.loads(row["summary"] or "{}").get("drifted_features", [])),
@@ -215,12 +215,12 @@ def _detail(ledger: DriftLedger, check_id: str, now: datetime) -> CheckDetail:
         scope, past = "this check", []
     if not past:
         past = [{"check_id": stored.check_id, "created_at": stored.created_at,
-                 "drift_share": stored.report.share, "status": stored.report.status}]  # fmt: skip
+                 "share": stored.report.share, "status": stored.report.status}]  # fmt: skip
     history = tuple(
         SharePoint(
             row["check_id"],
             (now - row["created_at"]).total_seconds() / 3600,
-            float(row["drift_share"] or 0.0),
+            float(row["share"] or 0.0),
             _status(row),
         )
         for row in reversed(past)
@@ -252,7 +252,7 @@ def _check_row(row: dict[str, Any], now: datetime) -> CheckRow:
         source=row["source"] or "",
         status=_status(row),
         drifted=bool(row["drifted"]),
-        share=float(row["drift_share"] or 0.0),
+        share=float(row["share"] or 0.0),
         reference_rows=int(row["reference_rows"] or 0),
         current_rows=int(row["current_rows"] or 0),
         drifted_features=tuple(row["drifted_features"]),
