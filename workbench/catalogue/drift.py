@@ -193,8 +193,8 @@ class DriftLedger:
                 audit_statement(
                     "drift.alert",
                     subject,
-                    f"{len(report.drifted_features())} of {len(report.features)} features "
-                    f"drifted (share {report.share:.2f} >= {report.drift_share:.2f})",
+                    f"{len(report.drifted_features())} of {report.checked_features()} checked "
+                    f"features drifted (share {report.share:.2f} >= {report.drift_share:.2f})",
                     {"check_id": check_id, "features": report.drifted_features()},
                 )
             )

@@ -297,7 +297,7 @@ def _print_check(check_id: str, subject: str, report: DriftReport) -> None:
     verdict = _status(report.status)
     out.print(f"[bold]drift check {check_id}[/bold]  {subject}")
     out.print(
-        f"{verdict}: {len(report.drifted_features())} of {len(report.features)} features "
+        f"{verdict}: {len(report.drifted_features())} of {report.checked_features()} features "
         f"drifted ({report.share:.0%}; the dataset drifts at {report.drift_share:.0%})  "
         f"reference {report.reference_rows:,} rows, current {report.current_rows:,}"
     )

@@ -161,6 +161,10 @@ class DriftReport:
         """Names of the features whose status is drift."""
         return [f.feature for f in self.features if f.status == DRIFT]
 
+    def checked_features(self) -> int:
+        """How many features got a verdict (ok or drift): the drifted share's denominator."""
+        return sum(f.status in (OK, DRIFT) for f in self.features)
+
     def to_json(self) -> dict[str, Any]:
         """The `drift check --json` form of the whole check."""
         return {
