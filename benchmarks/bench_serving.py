@@ -1,282 +1,238 @@
-"""Serving benchmark: the fraud model served four ways in one run, measured with wrk.
+"""Serving benchmark: Workbench against its peers at their best, and releases under load.
 
-1. Workbench: `workbench serve` on a `workbench cluster up` cluster (HAProxy ingress when
-   available, token auth on, request logging on, dynamic batching up to 32).
-2. Bare Ray Serve on the same cluster and ingress: a plain deployment that parses JSON with
-   pandas and calls the same estimator.
-3. Plain FastAPI on uvicorn (one process): the same parsing and estimator.
-4. `mlflow models serve --env-manager local` on the same model directory.
+--part peers (issue 13, item 6): two models (serving_setup), each served four ways:
+  Workbench (`workbench serve` on a `workbench cluster up` cluster: HAProxy ingress, token
+  auth, every request logged), bare Ray Serve on the same cluster and ingress, FastAPI on
+  uvicorn (one worker), `mlflow models serve --env-manager local`. The forest is served
+  with batching on both Serve sides (Workbench's defaults: up to 32, 1 ms wait; bare Serve's
+  `@serve.batch` with the same); the LogisticRegression without (Workbench
+  --max-batch-size 1, a plain bare deployment). Per server: a correctness probe (20 rows
+  against the model's own predictions), warm-up, `taskset -c 1 wrk -t1 -c1` (p50/p99) and
+  `-c32` (requests/s), the probe again. wrk's Lua script counts non-2xx answers and bodies
+  that differ from the probed one; a server with any error or a failed probe scores 0
+  requests/s for that run. --repeats runs (a fresh cluster each), one JSON per run.
+--part releases (item 4): see serving_releases.py.
 
-Each server gets a warm-up, then `taskset -c 1 wrk -t1 -c1` (p50/p99) and `-c32`
-(requests/s). A fifth line, Workbench with `--max-batch-size 1`, gives the batching gain.
-Files and the cluster live in a temporary WORKBENCH_HOME. Needs `wrk` (Debian package).
-
-    python benchmarks/bench_serving.py --json /tmp/bench_serving.json
+    flock /tmp/bench.lock python benchmarks/bench_serving.py --part peers \
+        --out benchmarks/results/serving-2026-12-02
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import shutil
-import signal
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-PROJECT = ROOT / "sample_projects" / "fraud_detection"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BARE_SERVE = """
-import json, sys
-import pandas as pd
-import mlflow.sklearn
-from ray import serve
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from serving_peers import (  # noqa: E402  (the benchmarks folder is not a package)
+    bare_serve,
+    mlflow_server,
+    stop_process,
+    uvicorn_server,
+    wrk,
+    wrk_script,
+)
+from serving_setup import (  # noqa: E402
+    ROOT,
+    BenchModel,
+    ProbeFailed,
+    cli,
+    deploy,
+    load_average,
+    probe,
+    train_models,
+    wait_ready,
+)
 
-@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.5})
-class Bare:
-    def __init__(self, model_dir):
-        self.model = mlflow.sklearn.load_model(model_dir)
-
-    async def __call__(self, request: Request):
-        split = (await request.json())["dataframe_split"]
-        frame = pd.DataFrame(split["data"], columns=split["columns"])
-        return JSONResponse({"predictions": self.model.predict_proba(frame).tolist()})
-"""
-
-PLAIN_FASTAPI = """
-import os
-import pandas as pd
-import mlflow.sklearn
-from fastapi import FastAPI, Request
-
-model = mlflow.sklearn.load_model(os.environ["BENCH_MODEL_DIR"])
-app = FastAPI()
-
-@app.post("/invocations")
-async def invocations(request: Request):
-    split = (await request.json())["dataframe_split"]
-    frame = pd.DataFrame(split["data"], columns=split["columns"])
-    return {"predictions": model.predict_proba(frame).tolist()}
-"""
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def log(message: str) -> None:
+    """Progress on stderr."""
     print(message, file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cli(home: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["WORKBENCH_HOME"] = str(home)
-    result = subprocess.run([sys.executable, "-m", "workbench.cli", *args], env=env,
-                            capture_output=True, text=True, check=False)  # fmt: skip
-    if result.returncode != 0:
-        raise SystemExit(f"workbench {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
-
-
-def train(home: Path, work: Path, trees: int) -> tuple[Path, bytes]:
-    """Train the fraud model (sample project steps), register it as fraud:1; one-row body."""
-    sys.path.insert(0, str(PROJECT))
-    sys.path.insert(0, str(ROOT))
-    from tests.fixtures.models import holdout_rows, register_fraud, train_fraud_model
-    from workbench.catalogue import Catalogue
-    from workbench.catalogue.duckdb_backend import DuckDBBackend
-    from workbench.core.settings import load_settings
-
-    model_dir = train_fraud_model(work, n_estimators=trees)
-    settings = load_settings(home)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    catalogue = Catalogue(DuckDBBackend(settings.catalogue_path))
-    register_fraud(catalogue, model_dir)
-    catalogue.close()
-    row = holdout_rows(work, 1)
-    body = json.dumps({"dataframe_split": json.loads(row.to_json(orient="split", index=False))})
-    return model_dir, body.encode()
-
-
-def wait_ready(url: str, body: bytes, headers: dict[str, str], timeout: float = 120) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            response = requests.post(url, data=body, headers=headers, timeout=5)
-            if response.status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not answer 200 within {timeout:g} s")
-
-
-def wrk(
-    url: str, body: bytes, headers: dict[str, str], connections: int, seconds: int
-) -> dict[str, float]:
-    """One wrk run pinned to core 1: requests/s, p50 and p99 in ms, non-2xx count."""
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body.decode())}"]
-    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
-    script.write_text("\n".join(lines) + "\n")
-    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-               "--latency", "-s", str(script), url]  # fmt: skip
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    script.unlink()
-    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
-    for label, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
-        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        figures[key] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    figures["non_2xx"] = float(errors.group(1)) if errors else 0.0
-    return figures
-
-
-def measure(
-    name: str, url: str, body: bytes, headers: dict[str, str], seconds: int
-) -> dict[str, Any]:
-    log(f"== {name}: {url}")
-    wait_ready(url, body, headers)
-    wrk(url, body, headers, 8, 3)  # warm-up, then a quiet second so queues drain
-    time.sleep(1)
-    wrk(url, body, headers, 1, 3)
-    c1 = wrk(url, body, headers, 1, seconds)
-    c32 = wrk(url, body, headers, 32, seconds)
-    row = {"server": name, "p50_ms_c1": c1["p50_ms"], "p99_ms_c1": c1["p99_ms"],
-           "rps_c32": c32["rps"], "non_2xx": c1["non_2xx"] + c32["non_2xx"]}  # fmt: skip
-    log(
-        f"   p50 {row['p50_ms_c1']:.2f} ms, p99 {row['p99_ms_c1']:.2f} ms, "
-        f"{row['rps_c32']:.0f} req/s"
-    )
+def measure(server: str, model: BenchModel, url: str, headers: dict[str, str],
+            seconds: float) -> dict[str, Any]:  # fmt: skip
+    """Probe, load at c=1 and c=32, probe again; a server with any error scores zero."""
+    log(f"== {server} / {model.name}: {url}")
+    wait_ready(url, model.body, headers)
+    row: dict[str, Any] = {"server": server, "model": model.name, "load_avg": load_average()}
+    try:
+        expected = probe(url, model, headers)
+    except ProbeFailed as failed:
+        log(f"   probe failed: {failed}")
+        return {**row, "probe": str(failed), "p50_ms_c1": None, "p99_ms_c1": None,
+                "rps_c32": 0.0, "rps_c32_raw": 0.0, "errors": None}  # fmt: skip
+    script = wrk_script(model.body, headers, [expected])
+    try:
+        wrk(url, script, 8, 3)  # warm-up, then a quiet second so queues drain
+        time.sleep(1)
+        wrk(url, script, 1, 3)
+        c1 = wrk(url, script, 1, seconds)
+        c32 = wrk(url, script, 32, seconds)
+    finally:
+        script.unlink()
+    errors = {key: c1[key] + c32[key] for key in ("non_2xx", "wrong_body", "socket_errors")}
+    try:
+        probe(url, model, headers)
+        row["probe"] = "ok"
+    except ProbeFailed as failed:
+        row["probe"] = f"after load: {failed}"
+    failed_run = row["probe"] != "ok" or any(errors.values())
+    row.update(p50_ms_c1=c1["p50_ms"], p99_ms_c1=c1["p99_ms"], rps_c32_raw=c32["rps"],
+               rps_c32=0.0 if failed_run else c32["rps"], requests=c1["requests"] + c32["requests"],
+               errors=errors)  # fmt: skip
+    log(f"   p50 {c1['p50_ms']:.2f} ms, p99 {c1['p99_ms']:.2f} ms, {c32['rps']:.0f} req/s, "
+        f"errors {errors}, probe {row['probe']}")  # fmt: skip
     return row
 
 
-def start_process(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
+def peers_run(home: Path, models: dict[str, BenchModel], args: argparse.Namespace
+              ) -> list[dict[str, Any]]:  # fmt: skip
+    """One repeat: the Serve sides on a fresh cluster, then uvicorn and mlflow alone."""
+    forest, lr = models["forest"], models["lr"]
+    rows = []
+    cli(home, "cluster", "up", "--cpus", "2")
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        wb_forest = deploy(home, "fraud:1")
+        wb_lr = deploy(home, "fraud_lr:1", "--max-batch-size", "1")
+        bare = bare_serve(home, {"forest": (forest.model_dir, 32, 0.001),
+                                 "lr": (lr.model_dir, 1, 0.0)})  # fmt: skip
+        time.sleep(args.settle)  # a fresh cluster's agents keep a core busy for a while
+        rows.append(measure("bare ray serve", forest, bare["forest"], JSON_HEADERS, args.seconds))
+        rows.append(measure("workbench", forest, *wb_forest, args.seconds))
+        rows.append(measure("bare ray serve", lr, bare["lr"], JSON_HEADERS, args.seconds))
+        rows.append(measure("workbench", lr, *wb_lr, args.seconds))
+    finally:
+        cli(home, "cluster", "down")
+    for server, starter in (("uvicorn", uvicorn_server), ("mlflow models serve", mlflow_server)):
+        for model in (forest, lr):
+            process, url = starter(model.model_dir)
+            try:
+                rows.append(measure(server, model, url, JSON_HEADERS, args.seconds))
+            finally:
+                stop_process(process)
+    return rows
 
 
-def bare_serve(home: Path, model_dir: Path) -> str:
-    """Deploy the bare Serve app on the Workbench cluster; returns its URL."""
-    profile = json.loads((home / "cluster.json").read_text())
-    code = Path(tempfile.mkdtemp()) / "bare_app.py"
-    code.write_text(BARE_SERVE)
-    driver = f"""
-import os, sys
-os.environ["RAY_AUTH_MODE"] = "token"
-import ray
-sys.path.insert(0, {str(code.parent)!r})
-ray.init(address={profile["address"]!r}, logging_level="ERROR",
-         runtime_env={{"working_dir": {str(code.parent)!r}}})
-from ray import serve
-import bare_app
-serve.run(bare_app.Bare.bind({str(model_dir)!r}), name="bare", route_prefix="/bare")
-"""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    subprocess.run([sys.executable, "-c", driver], env=env, check=True, capture_output=True)
-    return f"http://127.0.0.1:{profile['serve_port']}/bare"
+def summarise(runs: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Median and range per (model, server) over the runs, and the targets on the medians."""
+    table: dict[str, dict[str, Any]] = {}
+    for row in (row for run in runs for row in run):
+        entry = table.setdefault(f"{row['model']} | {row['server']}", {"rps": [], "p50": []})
+        entry["rps"].append(row["rps_c32"])
+        entry["p50"].append(row["p50_ms_c1"] if row["p50_ms_c1"] is not None else float("nan"))
+    for entry in table.values():
+        for key in ("rps", "p50"):
+            entry[f"{key}_median"] = statistics.median(entry[key])
+            entry[f"{key}_range"] = [min(entry[key]), max(entry[key])]
+
+    def rps(model: str, server: str) -> float:
+        return float(table[f"{model} | {server}"]["rps_median"])
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else float("inf")
+
+    lr_p50 = table["fraud_lr | workbench"]["p50_median"] - table["fraud_lr | uvicorn"]["p50_median"]
+    targets = [
+        ("forest: workbench / bare serve (batched) req/s", ratio(rps("fraud", "workbench"),
+         rps("fraud", "bare ray serve")), ">=", 1.2),
+        ("forest: workbench / mlflow models serve req/s", ratio(rps("fraud", "workbench"),
+         rps("fraud", "mlflow models serve")), ">=", 10.0),
+        ("lr: workbench / uvicorn req/s", ratio(rps("fraud_lr", "workbench"),
+         rps("fraud_lr", "uvicorn")), ">=", 0.9),
+        ("lr: workbench p50 - uvicorn p50, ms", lr_p50, "<=", 1.0),
+        ("lr: workbench / mlflow models serve req/s", ratio(rps("fraud_lr", "workbench"),
+         rps("fraud_lr", "mlflow models serve")), ">=", 10.0),
+        ("lr: workbench / bare serve (plain) req/s", ratio(rps("fraud_lr", "workbench"),
+         rps("fraud_lr", "bare ray serve")), "info", 0.0),
+    ]  # fmt: skip
+    checked = [{"target": name, "value": value, "op": op, "bound": bound,
+                "met": None if op == "info" else (value >= bound if op == ">=" else value <= bound)}
+               for name, value, op, bound in targets]  # fmt: skip
+    return {"servers": table, "targets": checked}
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The median/range table and the target ratios."""
+    print(f"{'model | server':<38} {'req/s c=32 median [range]':>30} "
+          f"{'p50 c=1 ms median [range]':>30}")  # fmt: skip
+    for key, entry in summary["servers"].items():
+        rps_lo, rps_hi = entry["rps_range"]
+        p50_lo, p50_hi = entry["p50_range"]
+        print(f"{key:<38} {entry['rps_median']:>9.0f} [{rps_lo:.0f}-{rps_hi:.0f}]".ljust(70)
+              + f"{entry['p50_median']:>8.2f} [{p50_lo:.2f}-{p50_hi:.2f}]")  # fmt: skip
+    for target in summary["targets"]:
+        verdict = {True: "met", False: "MISSED", None: ""}[target["met"]]
+        bound = f"{target['op']} {target['bound']:g}"
+        print(f"{target['target']}: {target['value']:.2f} ({bound}) {verdict}")
+
+
+def provenance() -> dict[str, Any]:
+    """When, at which commit, with which workbench/ files uncommitted, under which load."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": git("rev-parse", "HEAD"),
+            "dirty_workbench": git("status", "--short", "--", "workbench").splitlines(),
+            "load_avg_start": load_average()}  # fmt: skip
 
 
 def main() -> None:
+    """Parse arguments and run the chosen part."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["peers", "releases"], default="peers")
     parser.add_argument("--trees", type=int, default=20, help="forest size of the fraud model")
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per measurement")
-    parser.add_argument("--settle", type=int, default=30, help="seconds to wait after deploying")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--seconds", type=float, default=8, help="wrk duration per figure")
+    parser.add_argument("--settle", type=int, default=20, help="seconds to wait after deploying")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="write each run's JSON and the summary here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
-
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     home = work / "home"
-    log(f"training the fraud model ({args.trees} trees) in {work}")
-    model_dir, body = train(home, work / "model", args.trees)
-    json_headers = {"Content-Type": "application/json"}
-    rows: list[dict[str, Any]] = []
-    cli(home, "cluster", "up", "--cpus", "2")
+    log(f"training the models ({args.trees} trees) in {work}")
+    models = train_models(home, work, args.trees, second_forest=args.part == "releases")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
     try:
-        ingress = json.loads((home / "cluster.json").read_text())["serve_ingress"]
-        summary = json.loads(cli(home, "serve", "fraud:1", "--json"))
-        token = (home / "tokens" / "fraud.token").read_text().strip()
-        auth = {**json_headers, "Authorization": f"Bearer {token}"}
-        bare = bare_serve(home, model_dir)
-        # A fresh cluster's agents keep a core busy for a while: let them settle first.
-        time.sleep(args.settle)
-        rows.append(measure("bare ray serve", bare, body, json_headers, args.seconds))
-        rows.append(measure("workbench", f"{summary['url']}/invocations", body, auth, args.seconds))
-        cli(home, "serve", "fraud:1", "--max-batch-size", "1")
-        rows.append(measure("workbench, batch size 1", f"{summary['url']}/invocations", body, auth,
-                            args.seconds))  # fmt: skip
-    finally:
-        cli(home, "cluster", "down")
+        if args.part == "releases":
+            from serving_releases import run_releases
 
-    env = {**os.environ, "BENCH_MODEL_DIR": str(model_dir)}
-    app_dir = Path(tempfile.mkdtemp())
-    (app_dir / "plain_app.py").write_text(PLAIN_FASTAPI)
-    port = free_port()
-    server = start_process([sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir),
-                            "plain_app:app", "--port", str(port), "--log-level", "warning",
-                            "--no-access-log"], env)  # fmt: skip
-    try:
-        rows.append(measure("plain fastapi on uvicorn", f"http://127.0.0.1:{port}/invocations",
-                            body, json_headers, args.seconds))  # fmt: skip
+            document = {**provenance(), **run_releases(home, models)}
+            print(json.dumps(document["summary"], indent=2))
+            if args.out:
+                (args.out / "releases.json").write_text(json.dumps(document, indent=2))
+            return
+        runs = []
+        for index in range(1, args.repeats + 1):
+            started = provenance()
+            runs.append(peers_run(home, models, args))
+            if args.out:
+                document = {**started, "run": index, "trees": args.trees, "seconds": args.seconds,
+                            "load_avg_end": load_average(), "rows": runs[-1]}  # fmt: skip
+                (args.out / f"peers-run{index}.json").write_text(json.dumps(document, indent=2))
+        summary = summarise(runs)
+        print_summary(summary)
+        if args.out:
+            (args.out / "peers-summary.json").write_text(json.dumps(summary, indent=2))
     finally:
-        stop_process(server)
-    port = free_port()
-    server = start_process(["mlflow", "models", "serve", "-m", str(model_dir), "-p", str(port),
-                            "-h", "127.0.0.1", "--env-manager", "local"], env)  # fmt: skip
-    try:
-        rows.append(measure("mlflow models serve", f"http://127.0.0.1:{port}/invocations", body,
-                            json_headers, args.seconds))  # fmt: skip
-    finally:
-        stop_process(server)
-    shutil.rmtree(work, ignore_errors=True)
-    report(rows, ingress, args)
-
-
-def report(rows: list[dict[str, Any]], ingress: str, args: argparse.Namespace) -> None:
-    by = {row["server"]: row for row in rows}
-    wb, bare = by["workbench"], by["bare ray serve"]
-    uvicorn, mlflow = by["plain fastapi on uvicorn"], by["mlflow models serve"]
-    ratios = {
-        "workbench / uvicorn requests/s (target >= 0.8)": wb["rps_c32"] / uvicorn["rps_c32"],
-        "workbench p50 - uvicorn p50, ms (target <= 1.0)": wb["p50_ms_c1"] - uvicorn["p50_ms_c1"],
-        "workbench / mlflow requests/s (target >= 10)": wb["rps_c32"] / mlflow["rps_c32"],
-        "workbench / bare serve requests/s (target >= 1)": wb["rps_c32"] / bare["rps_c32"],
-        "batching gain: batch 32 / batch 1 requests/s": wb["rps_c32"]
-        / by["workbench, batch size 1"]["rps_c32"],
-    }
-    print(f"ingress: {ingress}; model: fraud pipeline, {args.trees} trees; one-row JSON requests")
-    print(f"{'server':<28} {'p50 c=1':>10} {'p99 c=1':>10} {'req/s c=32':>11} {'non-2xx':>8}")
-    for row in rows:
-        print(f"{row['server']:<28} {row['p50_ms_c1']:>8.2f}ms {row['p99_ms_c1']:>8.2f}ms "
-              f"{row['rps_c32']:>11.0f} {row['non_2xx']:>8.0f}")  # fmt: skip
-    for label, value in ratios.items():
-        print(f"{label}: {value:.2f}")
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "ratios": ratios, "ingress": ingress,
-                                         "trees": args.trees}, indent=2))  # fmt: skip
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
