@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.engines import require_engine
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.core.settings import Settings, load_settings
@@ -83,13 +84,13 @@ def local_cluster(home: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def docker_engine() -> Any:
-    """A docker SDK client on a live engine; skips, saying why, where none is reachable."""
+    """A docker SDK client on a live engine; where none is reachable, `require_engine` says why."""
     import docker
 
     try:
         client = docker.from_env(timeout=60)
         client.ping()
-    except Exception as error:  # no socket, no permission, daemon down: all mean "skip"
+    except Exception as error:  # no socket, no permission, daemon down: all mean "missing"
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        pytest.skip(f"no Docker engine reachable ({reason}); .ci/engines.sh starts one")
+        require_engine(f"no Docker engine reachable ({reason}); .ci/engines.sh starts one")
     return client

@@ -23,6 +23,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from tests.conftest import run_cli
+from tests.fixtures.engines import require_engine
 from tests.fixtures.models import holdout_rows, register_fraud, train_fraud_model
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
@@ -61,7 +62,7 @@ def fraud(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     try:
         docker_engine.images.get(BASE)
     except Exception:  # docker.errors.ImageNotFound, without importing docker here
-        pytest.skip(f"base image {BASE} is missing; .ci/engines.sh builds it")
+        require_engine(f"base image {BASE} is missing; .ci/engines.sh builds it")
     dangling = {image.id for image in docker_engine.images.list(filters={"dangling": True})}
     yield Fraud(tmp_path_factory.mktemp("package"))
     # Builds keep their builder stage and a failed build's steps as cache: drop ours.

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from tests.fixtures.contexts import make_context
+from tests.fixtures.engines import require_module
 from workbench.compute.context import TrainContext
 from workbench.core.spec import load_spec
 
-torch = pytest.importorskip("torch")
+torch = require_module("torch", "pip install -e '.[torch]' (.ci/run installs it)")
 
 PROJECT = Path(__file__).resolve().parents[2] / "sample_projects" / "predictive_maintenance"
 
