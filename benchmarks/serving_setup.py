@@ -97,7 +97,7 @@ def _train_lr(forest_work: Path, target: Path) -> Path:
     from workbench.artifacts.manifest import write_manifest
 
     frame = pd.read_parquet(next((forest_work / "artifacts" / "train").glob("*.parquet")))
-    X, y = frame[list(NUMERIC)].astype("float64"), frame[TARGET]
+    X, y = frame[list(NUMERIC)], frame[TARGET]
     model = LogisticRegression(max_iter=2000).fit(X, y)
     signature = infer_signature(X.head(100), model.predict_proba(X.head(100)))
     mlflow.sklearn.save_model(model, str(target), signature=signature,
