@@ -102,7 +102,7 @@ def lua_string(text: str) -> str:
 
 def wrk_script(body: bytes, headers: dict[str, str], expected: list[bytes]) -> Path:
     """A wrk script that POSTs `body` and counts non-2xx and unexpected bodies."""
-    table = "{" + ", ".join(f"[{lua_string(b.decode())}] = true" for b in expected) + "}"
+    table = "{" + ", ".join(f"[ {lua_string(b.decode())} ] = true" for b in expected) + "}"
     lines = ['wrk.method = "POST"', f"wrk.body = {lua_string(body.decode())}"]
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
     fd, name = tempfile.mkstemp(suffix=".lua")
