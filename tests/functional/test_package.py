@@ -1,9 +1,13 @@
-"""`workbench package build|run|ls` without a Docker engine: bad input, no engine, context only."""
+"""`workbench package build|run|ls` without a Docker engine: bad input, no engine, context only,
+and the packaged server's bearer token (where it comes from, refusing to start without one)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -16,6 +20,14 @@ from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.catalogue.models import ModelLedger
 from workbench.cli.main import cli
 from workbench.core.settings import Settings
+from workbench.services.package import image_token_file
+from workbench.serving.standalone import (
+    NO_AUTH_ENV,
+    TOKEN_ENV,
+    TOKEN_FILE_ENV,
+    TokenMissing,
+    resolve_token,
+)
 
 
 @pytest.fixture
@@ -171,3 +183,48 @@ def test_context_only_writes_a_complete_context_without_an_engine(
     installed = (dest / "wheels" / "requirements.txt").read_text().split()
     assert sorted(installed) == sorted(f"{c['name']}=={c['version']}" for c in libraries.values())
     assert _audit(settings) == ["model.register"]  # a context is not an image
+
+
+def test_standalone_server_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    """It exits before loading the model, saying how to give a token or opt out of auth."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.serving", "--model-dir", str(tmp_path / "absent")],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "refusing to start without a bearer token" in done.stderr
+    assert "WORKBENCH_TOKEN_FILE" in done.stderr
+    assert "WORKBENCH_NO_AUTH=1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_token_comes_from_a_file_then_the_environment_or_auth_is_off_on_purpose(
+    tmp_path: Path,
+) -> None:
+    mounted = tmp_path / "mounted"
+    mounted.write_text("from-file\n")
+    both = {TOKEN_FILE_ENV: str(mounted), TOKEN_ENV: "from-env"}
+    assert resolve_token(None, False, both) == "from-file"
+    assert resolve_token(None, True, {TOKEN_ENV: " from-env "}) == "from-env"
+    assert resolve_token(None, True, {}) is None
+    assert resolve_token(None, False, {NO_AUTH_ENV: "1"}) is None
+    for environ in ({}, {NO_AUTH_ENV: "0"}, {TOKEN_ENV: "  "}):
+        with pytest.raises(TokenMissing, match="refusing to start"):
+            resolve_token(None, False, environ)
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(TokenMissing, match="is empty"):
+        resolve_token(tmp_path / "empty", True, {TOKEN_ENV: "ignored: the file was named"})
+    with pytest.raises(TokenMissing, match="cannot read the token file"):
+        resolve_token(None, True, {TOKEN_FILE_ENV: str(tmp_path / "missing")})
+
+
+def test_package_run_makes_one_private_token_file_per_image(settings: Settings) -> None:
+    first = image_token_file(settings, "workbench/fraud:1")
+    assert first == settings.home / "tokens" / "image-workbench_fraud_1.token"
+    assert first.stat().st_mode & 0o777 == 0o600
+    assert first.parent.stat().st_mode & 0o777 == 0o700
+    token = first.read_text()
+    assert len(token) >= 32
+    assert image_token_file(settings, "workbench/fraud:1").read_text() == token  # kept
+    assert image_token_file(settings, "workbench/fraud:2").read_text() != token

@@ -128,21 +128,38 @@ def _print_built(out: Console, result: dict[str, Any]) -> None:
 @package.command("run")
 @click.argument("image")
 @click.option("--port", type=click.IntRange(1, 65535), help="Host port.  [default: a free one]")
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Serve /invocations without a bearer token (anyone on this machine can call it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def run(image: str, port: int | None, as_json: bool) -> None:
+def run(image: str, port: int | None, no_auth: bool, as_json: bool) -> None:
     """Start IMAGE detached on 127.0.0.1, wait until it is healthy, print its URL.
+
+    \b
+    The container runs read-only, with every capability dropped, no new privileges and a
+    non-root user. /invocations needs the bearer token in the file this prints (made once
+    per image under WORKBENCH_HOME/tokens, mounted read-only; never baked into the image).
 
     \b
     Example:
       workbench package run workbench/fraud:3 --port 8080
+      curl -H "Authorization: Bearer $(cat TOKEN_FILE)" ...
     """
+    from workbench.core.settings import load_settings
     from workbench.services.package import run_package
 
-    started = run_package(image, port)
+    started = run_package(load_settings(), image, port, auth=not no_auth)
     if as_json:
         emit_json(started)
         return
     click.echo(started["url"])
+    if started["token_file"]:
+        click.echo(f"bearer token in {started['token_file']}: send "
+                   f"'Authorization: Bearer $(cat {started['token_file']})'", err=True)  # fmt: skip
+    else:
+        click.echo("serving WITHOUT auth (--no-auth)", err=True)
     click.echo(f"stop it: docker rm -f {started['container'][:12]}", err=True)
 
 

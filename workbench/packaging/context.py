@@ -18,6 +18,7 @@ from typing import Any
 from workbench.artifacts.manifest import verify_manifest
 from workbench.core.errors import WorkbenchError
 from workbench.core.version import __version__
+from workbench.packaging.base_image import BaseDigest
 from workbench.packaging.sbom import cyclonedx_sbom
 from workbench.packaging.wheelhouse import (
     Wheel,
@@ -46,6 +47,15 @@ HEALTH_PROBE = (
     "import sys, urllib.request; "
     f"sys.exit(urllib.request.urlopen('http://127.0.0.1:{PORT}/ping', timeout=4).status != 200)"
 )
+# Pruned from site-packages after install: nothing a scoring server loads. Build-time
+# sources and headers (for compiling extensions against a package), and pyarrow's Flight
+# RPC (~35 MB; request bodies use only its CSV and Parquet readers) with the unversioned
+# copies of libarrow_python (wheels cannot hold symlinks; modules load it by its soname).
+SOURCE_FILES = ("*.pyx", "*.pxd", "*.pxi", "*.h", "*.hpp", "*.c", "*.cc", "*.cpp")
+PRUNED_PATHS = (
+    "pyarrow/include", "pyarrow/src", "pyarrow/*flight*", "pyarrow/libarrow_python.so",
+    "pyarrow/libarrow_python.so.*.*.*",
+)  # fmt: skip
 SERVE_COMMAND = (
     "python3 -m workbench.serving --model-dir /opt/model --metadata /opt/model-info.json "
     f"--host 0.0.0.0 --port {PORT}"
@@ -73,6 +83,7 @@ class ImageSpec:
     tag: str
     base_image: str
     runtime: tuple[str, ...] = field(default=())
+    base_digest: BaseDigest | None = None  # None only for --context-only (no engine asked)
 
     def info(self) -> dict[str, Any]:
         """model-info.json: what the server reports under /metadata."""
@@ -95,7 +106,15 @@ class ImageSpec:
             "io.workbench.model.source_run": self.run_id or "",
             "io.workbench.model.sha256": self.sha256,
             "io.workbench.model.metrics": json.dumps(self.metrics, sort_keys=True),
+            "org.opencontainers.image.base.name": self.base_image,
+            **self._base_digest_labels(),
         }
+
+    def _base_digest_labels(self) -> dict[str, str]:
+        if self.base_digest is None:
+            return {}
+        return {"org.opencontainers.image.base.digest": self.base_digest.digest,
+                "io.workbench.base.digest_source": self.base_digest.source}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -124,7 +143,8 @@ def write_context(
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))  # fmt: skip
     _dist_info(dest / "app")
     (dest / "model-info.json").write_text(json.dumps(spec.info(), indent=2) + "\n")
-    sbom = cyclonedx_sbom(wheels, image=spec.tag, model=spec.info(), created=spec.created)
+    sbom = cyclonedx_sbom(wheels, image=spec.tag, model=spec.info(), created=spec.created,
+                          base=(spec.base_image, spec.base_digest))  # fmt: skip
     (dest / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2) + "\n")
     (dest / "Dockerfile").write_text(render_dockerfile(spec, wheels))
     refuse_secrets(dest)
@@ -159,9 +179,11 @@ COPY wheels /wheels
 RUN python3 -c {_quote(PYTHON_CHECK.format(python=python))} \\
  && python3 -m venv /opt/venv \\
  && /opt/venv/bin/python -m pip install --no-index --find-links /wheels --no-cache-dir \\
-      --disable-pip-version-check -r /wheels/requirements.txt \\
-{_drop_tools(wheels)} && find /opt/venv/lib -depth -type d -name tests -path '*/site-packages/*' \\
-      -exec rm -rf {{}} + \\
+      --no-deps --disable-pip-version-check -r /wheels/requirements.txt \\
+{_drop_tools(wheels)} && cd /opt/venv/lib/python{python}/site-packages \\
+ && find . -depth -type d -name tests -exec rm -rf {{}} + \\
+ && find . -type f \\( {_find_names(SOURCE_FILES)} \\) -delete \\
+ && rm -rf {" ".join(PRUNED_PATHS)} \\
  && groupadd --system --gid 10001 workbench \\
  && useradd --system --uid 10001 --gid workbench --create-home --shell /usr/sbin/nologin \\
       workbench \\
@@ -184,6 +206,11 @@ COPY model /opt/model
 COPY model-info.json sbom.cdx.json /opt/
 LABEL {labels}
 """
+
+
+def _find_names(patterns: tuple[str, ...]) -> str:
+    """`-name 'a' -o -name 'b'`: find's test for any of `patterns`."""
+    return " -o ".join(f"-name '{pattern}'" for pattern in patterns)
 
 
 def _drop_tools(wheels: list[Wheel]) -> str:

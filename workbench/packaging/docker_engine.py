@@ -18,12 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import NotFoundError, WorkbenchError, first_line
-from workbench.packaging.context import PORT
+from workbench.packaging.base_image import BaseDigest
+from workbench.packaging.context import PORT, USER
 
 MODEL_LABEL = "io.workbench.model.name"
 NETWORK = "workbench"  # used only on engines without a default bridge network
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _NONZERO = re.compile(r"returned a non-zero code: (\d+)$")
+SECRET_MOUNT = "/run/secrets/workbench"  # where a container finds its bearer token file
+# A small /tmp for libraries that want scratch space: the root filesystem is read-only.
+TMPFS = {"/tmp": "rw,noexec,nosuid,nodev,size=64m"}
 _NO_ENGINE_HINT = (
     "start Docker (or set DOCKER_HOST), or write the build context only: --context-only DIR"
 )
@@ -77,17 +81,16 @@ def connect(timeout: float = 120) -> Any:
     return client
 
 
-def ensure_base_image(client: Any, image: str) -> None:
-    """Use `image` if it is local, else try to pull it once; BaseImageMissing when neither works."""
+def ensure_base_image(client: Any, image: str) -> BaseDigest:
+    """Use `image` if it is local, else try to pull it once; its digest, or BaseImageMissing."""
     import docker
 
     try:
-        client.images.get(image)
-        return
+        return BaseDigest.of(image, client.images.get(image).attrs)
     except docker.errors.ImageNotFound:
         pass
     try:
-        client.images.pull(image)
+        return BaseDigest.of(image, client.images.pull(image).attrs)
     except docker.errors.DockerException as error:
         raise BaseImageMissing(
             f"base image {image!r} is not on this machine and could not be pulled: "
@@ -162,8 +165,23 @@ def _short(created_by: str) -> str:
     return " ".join(text.split())[:80] or "(base image)"
 
 
-def run_container(client: Any, image: str, port: int | None, wait_s: float = 60) -> dict[str, Any]:
-    """Start `image` detached, port 8080 on 127.0.0.1 only; return once /ping answers."""
+@dataclass(frozen=True)
+class Confinement:
+    """How a container runs: as whom, with which environment and read-only secret file."""
+
+    user: str = USER
+    environment: tuple[tuple[str, str], ...] = ()
+    secret_file: Path | None = None  # mounted read-only at SECRET_MOUNT
+
+
+def run_container(
+    client: Any, image: str, port: int | None, confinement: Confinement, wait_s: float = 60
+) -> dict[str, Any]:
+    """Start `image` detached and locked down; return once /ping answers.
+
+    Port 8080 is published on 127.0.0.1 only; the root filesystem is read-only (a small
+    tmpfs on /tmp), every capability is dropped and no process can gain privileges.
+    """
     import docker
 
     try:
@@ -173,7 +191,13 @@ def run_container(client: Any, image: str, port: int | None, wait_s: float = 60)
             f"no image {image!r} on this machine", "see: workbench package ls"
         ) from None
     port = port or free_port()
-    options: dict[str, Any] = {"ports": {f"{PORT}/tcp": ("127.0.0.1", port)}}
+    options: dict[str, Any] = {
+        "ports": {f"{PORT}/tcp": ("127.0.0.1", port)}, "user": confinement.user,
+        "read_only": True, "tmpfs": TMPFS, "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"], "environment": dict(confinement.environment),
+    }  # fmt: skip
+    if confinement.secret_file is not None:
+        options["volumes"] = {str(confinement.secret_file): {"bind": SECRET_MOUNT, "mode": "ro"}}
     if "bridge" not in {network.name for network in client.networks.list()}:
         options["network"] = _network(client).name  # an engine started with --bridge=none
     try:

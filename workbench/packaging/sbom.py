@@ -8,13 +8,27 @@ from collections.abc import Iterable
 from typing import Any
 
 from workbench.core.version import __version__
+from workbench.packaging.base_image import BaseDigest
 from workbench.packaging.wheelhouse import Wheel
+
+PRUNED = (
+    "from site-packages: tests directories, C and Cython sources and headers, pyarrow's "
+    "Flight RPC libraries"
+)
 
 
 def cyclonedx_sbom(
-    wheels: Iterable[Wheel], *, image: str, model: dict[str, Any], created: str
+    wheels: Iterable[Wheel],
+    *,
+    image: str,
+    model: dict[str, Any],
+    created: str,
+    base: tuple[str, BaseDigest | None] | None = None,
 ) -> dict[str, Any]:
-    """One component per wheel installed into the image (purl and the wheel's sha256)."""
+    """One component per wheel installed into the image (purl and the wheel's sha256).
+
+    `base` is the base image's name and digest: a container component of its own.
+    """
     components: list[dict[str, Any]] = [
         {
             "type": "library",
@@ -45,6 +59,8 @@ def cyclonedx_sbom(
             "hashes": _sha256(model.get("sha256")),
         }
     )
+    if base is not None:
+        components.append(_base_component(*base))
     return {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
@@ -58,11 +74,26 @@ def cyclonedx_sbom(
             "component": {"type": "container", "bom-ref": image, "name": image},
             "properties": [
                 {"name": "workbench:python-env", "value": "/opt/venv"},
-                {"name": "workbench:pruned", "value": "tests directories of site-packages"},
+                {"name": "workbench:pruned", "value": PRUNED},
             ],
         },
         "components": components,
     }
+
+
+def _base_component(name: str, digest: BaseDigest | None) -> dict[str, Any]:
+    """The image built FROM: by digest when an engine was asked, by name alone otherwise."""
+    component: dict[str, Any] = {"type": "container", "bom-ref": f"base:{name}", "name": name,
+                                 "description": "the base image (FROM)"}  # fmt: skip
+    if digest is None:
+        component["properties"] = [{"name": "workbench:base-digest", "value": "unknown"}]
+        return component
+    component["hashes"] = _sha256(digest.digest.removeprefix("sha256:"))
+    component["properties"] = [
+        {"name": "workbench:base-digest", "value": digest.digest},
+        {"name": "workbench:base-digest-source", "value": digest.source},
+    ]
+    return component
 
 
 def _sha256(digest: object) -> list[dict[str, str]]:

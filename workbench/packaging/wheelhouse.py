@@ -11,7 +11,9 @@ import platform
 import subprocess
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
+from email.parser import Parser
 from importlib import metadata
 from pathlib import Path
 
@@ -26,6 +28,12 @@ from workbench.core.errors import WorkbenchError
 TARGET_GLIBC_MINOR = 36
 # The full mlflow is ~200 MB of server, UI and SQL stores; loading a pyfunc needs only this.
 SKINNY = {"mlflow": "mlflow-skinny"}
+
+# Dependencies of mlflow-skinny that loading and scoring a pyfunc never import: GitPython
+# (a run's source commit, when logging) and cryptography (google-auth's signing, for
+# Databricks). Left out unless the model names one or another wheel needs it.
+UNSERVED = frozenset({"gitpython", "gitdb", "smmap", "cryptography", "cffi", "pycparser"})
+_UNSERVED_VIA = UNSERVED | {"mlflow-skinny", "google-auth"}
 
 
 class WheelhouseError(WorkbenchError):
@@ -114,11 +122,40 @@ def collect_wheels(requirements: list[str], dest: Path) -> list[Wheel]:
             "pip could not collect the image's wheels: " + (" | ".join(tail) or "no output"),
             "check the model's requirements.txt and that pip can reach your package index",
         )
-    wheels = [_wheel(path) for path in sorted(dest.glob("*.whl"))]
-    # The image installs exactly these, so what runs is what the SBOM lists.
+    wheels = _without_unserved([_wheel(path) for path in sorted(dest.glob("*.whl"))], dest, named)
+    # The image installs exactly these (pip --no-deps), so what runs is what the SBOM lists.
     lines = [f"{wheel.name}=={wheel.version}" for wheel in wheels]
     (dest / "requirements.txt").write_text("\n".join(lines) + "\n")
     return wheels
+
+
+def _without_unserved(wheels: list[Wheel], dest: Path, named: set[str]) -> list[Wheel]:
+    """Delete the UNSERVED wheels that only mlflow-skinny's own chain requires."""
+    required_by: dict[str, set[str]] = {}
+    for wheel in wheels:
+        for dependency in _dependencies(dest / wheel.filename):
+            required_by.setdefault(dependency, set()).add(wheel.name)
+    kept = []
+    for wheel in wheels:
+        if wheel.name in UNSERVED and wheel.name not in named:
+            if required_by.get(wheel.name, set()) <= _UNSERVED_VIA:
+                (dest / wheel.filename).unlink()
+                continue
+        kept.append(wheel)
+    return kept
+
+
+def _dependencies(path: Path) -> set[str]:
+    """The names a wheel requires on this Python and platform (extras left out)."""
+    with zipfile.ZipFile(path) as archive:
+        member = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = Parser().parsestr(archive.read(member).decode())
+    names = set()
+    for line in metadata.get_all("Requires-Dist") or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            names.add(str(canonicalize_name(requirement.name)))
+    return names
 
 
 def _pip_download(

@@ -7,11 +7,13 @@ records `package.build.failed` with the error. Bad input and `--context-only` re
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +27,7 @@ from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 from workbench.packaging import DEFAULT_BASE_IMAGE
 from workbench.packaging import docker_engine as engine
-from workbench.packaging.context import ImageSpec, write_context
+from workbench.packaging.context import USER, ImageSpec, write_context
 from workbench.serving import RUNTIME_REQUIREMENTS
 
 # The serving app loads models as MLflow pyfuncs; the wheelhouse makes this mlflow-skinny.
@@ -70,7 +72,8 @@ def build_package(settings: Settings, request: BuildRequest, events: BuildEvents
     try:
         events.phase("connecting to the Docker engine")
         client = engine.connect()
-        engine.ensure_base_image(client, spec.base_image)
+        base = engine.ensure_base_image(client, spec.base_image)
+        spec = replace(spec, base_digest=base)
         with tempfile.TemporaryDirectory(prefix="workbench-context-") as scratch:
             context = write_context(Path(scratch), model_dir, spec, events.phase)
             events.phase(f"building {spec.tag}")
@@ -82,8 +85,9 @@ def build_package(settings: Settings, request: BuildRequest, events: BuildEvents
         raise
     built = {**summary, **report, "packages": len(context.wheels),
              "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
-    _record(settings, spec, {k: built[k] for k in ("tag", "image_id", "size_mb", "base_image")},
-            built=True)  # fmt: skip
+    built["base_digest"], built["base_digest_source"] = base.digest, base.source
+    kept = ("tag", "image_id", "size_mb", "base_image", "base_digest")
+    _record(settings, spec, {key: built[key] for key in kept}, built=True)
     return built
 
 
@@ -116,9 +120,55 @@ def image_spec(settings: Settings, request: BuildRequest) -> tuple[ImageSpec, Pa
     return spec, Path(found.uri)
 
 
-def run_package(image: str, port: int | None) -> dict[str, Any]:
-    """Start IMAGE on 127.0.0.1 and wait until it answers /ping."""
-    return engine.run_container(engine.connect(), image, port)
+def run_package(
+    settings: Settings, image: str, port: int | None, *, auth: bool = True
+) -> dict[str, Any]:
+    """Start IMAGE locked down on 127.0.0.1 and wait until it answers /ping.
+
+    With `auth`, its bearer token is a file under WORKBENCH_HOME/tokens (made once per
+    image, mode 0600), mounted read-only; the result names that file, never the token.
+    """
+    # deferred: the server's module loads starlette, which build and ls never need
+    from workbench.serving.standalone import NO_AUTH_ENV, TOKEN_FILE_ENV
+
+    client = engine.connect()
+    if not auth:
+        confinement = engine.Confinement(environment=((NO_AUTH_ENV, "1"),))
+        return {**engine.run_container(client, image, port, confinement), "token_file": None}
+    token_file = image_token_file(settings, image)
+    confinement = engine.Confinement(
+        user=_reader_of(token_file),
+        environment=((TOKEN_FILE_ENV, engine.SECRET_MOUNT),),
+        secret_file=token_file,
+    )
+    started = engine.run_container(client, image, port, confinement)
+    return {**started, "token_file": str(token_file)}
+
+
+def image_token_file(settings: Settings, image: str) -> Path:
+    """WORKBENCH_HOME/tokens/image-IMAGE.token: a random bearer token, mode 0600, made once."""
+    path = settings.home / "tokens" / f"image-{re.sub(r'[^A-Za-z0-9_.-]', '_', image)}.token"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path  # the image keeps its token across runs, as a deployment does
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    return path
+
+
+def _reader_of(token_file: Path) -> str:
+    """The container user that can read the 0600 token file through the bind mount.
+
+    As root, the file is handed to the image's own user (root still reads it); otherwise
+    the container runs as the calling (non-root) user, who owns the file.
+    """
+    if os.geteuid() == 0:
+        uid, gid = (int(part) for part in USER.split(":"))
+        os.chown(token_file, uid, gid)
+        return USER
+    return f"{os.getuid()}:{os.getgid()}"
 
 
 def list_packages() -> list[dict[str, Any]]:
