@@ -16,6 +16,14 @@ from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.cli.main import cli
 from workbench.core.settings import Settings
+from workbench.owner import access
+
+
+@pytest.fixture(autouse=True)
+def like_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workbench` runs as its own process, never as a Ray driver: even after another test
+    joined this pytest process to the session's Ray cluster, the CLI reaches the file itself."""
+    monkeypatch.setattr(access, "ray_connected", lambda: False)
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_sigkill_the_owner_50_times(tmp_path: Path) -> None:
         assert owner.stdout.readline().strip() == "ready", (
             owner.stderr.read() if owner.stderr else ""
         )
-        time.sleep(rng.uniform(0.02, 0.5))
+        time.sleep(rng.uniform(0.02, 0.5))  # a random moment to kill at: the test's subject
         os.kill(owner.pid, signal.SIGKILL)
         out, _ = owner.communicate(timeout=30)
         assert owner.returncode == -signal.SIGKILL

@@ -12,11 +12,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from tests.conftest import run_cli
+from tests.fixtures.waiting import wait_until
 from workbench.core.entities import RunStatus
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue, stop_owner
@@ -50,7 +52,7 @@ def _busiest_train_worker() -> psutil.Process | None:
     for process in psutil.process_iter(["cmdline"]):
         if "RayTrainWorker" in " ".join(process.info["cmdline"] or []):
             candidates.append((process, process.cpu_times()))
-    time.sleep(0.5)
+    time.sleep(0.5)  # the interval CPU use is measured over, not a wait
     busiest, most = None, 0.0
     for process, before in candidates:
         try:
@@ -61,6 +63,14 @@ def _busiest_train_worker() -> psutil.Process | None:
         if used > most:
             busiest, most = process, used
     return busiest
+
+
+def _registered_checkpoint(home: Path) -> bool:
+    """Whether Ray Train's controller registered a checkpoint: it writes its snapshot then."""
+    return any(
+        "checkpoint_" in snapshot.read_text()
+        for snapshot in home.glob("runs/*/train/**/checkpoint_manager_snapshot.json")
+    )
 
 
 def _train_workers_alive() -> bool:
@@ -84,38 +94,28 @@ def env(ray_cluster: object, settings: Settings) -> Iterator[Settings]:
 
 def test_sigkill_a_training_worker_resumes_from_the_checkpoint(env: Settings) -> None:
     killed: list[int] = []
+    waited: list[AssertionError] = []
 
     def killer() -> None:
-        # Wait until epoch 1 is in the catalogue (so epoch 0's checkpoint was reported) and
-        # long enough for Ray Train's controller to have registered it, then kill mid-epoch.
-        deadline = time.time() + 240
-        catalogue = None
-        while time.time() < deadline:
-            time.sleep(0.3)
-            if catalogue is None and env.catalogue_path.exists():
-                catalogue = open_catalogue(env)
-            if catalogue is None:
-                continue
-            seen = catalogue.sql("SELECT max(step) AS s FROM metrics WHERE key = 'val_loss'")
-            if (seen.to_pylist()[0]["s"] or 0) >= 1:
-                break
-        time.sleep(1.5)  # Ray Train's controller registers the reported checkpoint
-        # A worker may sit idle for a moment (between epochs, reporting): look again until
-        # one is busy, while training still runs.
-        while time.time() < deadline and not killed:
-            worker = _busiest_train_worker()
-            if worker is not None:
-                worker.send_signal(signal.SIGKILL)
-                killed.append(worker.pid)
-            elif not _train_workers_alive():
-                break
-        if catalogue is not None:
-            catalogue.close()
+        # Once Ray Train's controller has registered a checkpoint (its snapshot lists one),
+        # kill a worker mid-epoch; a worker may sit idle for a moment, so look until one is busy.
+        try:
+            wait_until(lambda: _registered_checkpoint(env.home), 240, "a registered checkpoint",
+                       step_s=0.2)  # fmt: skip
+            worker = wait_until(lambda: _busiest_train_worker() or not _train_workers_alive(),
+                                120, "a busy Ray Train worker", step_s=0)  # fmt: skip
+        except AssertionError as error:
+            waited.append(error)
+            return
+        if isinstance(worker, psutil.Process):
+            worker.send_signal(signal.SIGKILL)
+            killed.append(worker.pid)
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     result = run_pipeline(env, RunRequest(MAINTENANCE, overrides=PARAMS), Quiet())
     thread.join(timeout=5)
+    assert not waited, waited
     assert killed, "no Ray Train worker was found to kill"
     assert result.status == RunStatus.FINISHED
     with open_catalogue(env) as catalogue:
@@ -148,28 +148,24 @@ def test_sigkill_the_driver_marks_crashed_then_resume_continues(local_cluster: P
         [sys.executable, "-m", "workbench.cli", *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
-    deadline = time.time() + 240
-    while time.time() < deadline and not _checkpoints(home) and driver.poll() is None:
-        time.sleep(0.2)
+    wait_until(lambda: _checkpoints(home) or driver.poll() is not None, 240, "a checkpoint",
+               step_s=0.2)  # fmt: skip
     assert driver.poll() is None, "the driver ended before it could be killed"
     checkpoint_step = json.loads(_checkpoints(home)[-1].read_text())["step"]
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     killed_at = time.time()
 
-    status = None
-    run_id = None
-    while time.time() < killed_at + 45:
+    def crashed_run() -> dict[str, Any] | None:
         listed = run_cli(home, "runs", "ls", "--json")
         assert listed.returncode == 0, listed.stderr[-2000:]
-        runs = json.loads(listed.stdout)
-        run_id, status = runs[0]["run_id"], runs[0]["status"]
-        if status == "crashed":
-            break
-        time.sleep(2)
-    assert status == "crashed"
+        run: dict[str, Any] = json.loads(listed.stdout)[0]
+        return run if run["status"] == "crashed" else None
+
+    run = wait_until(crashed_run, 45, "the run marked crashed", step_s=2)
+    run_id = run["run_id"]
     # When the catalogue marked it (ended_at, naive UTC), not when this loop noticed.
-    marked = datetime.fromisoformat(runs[0]["ended_at"]).replace(tzinfo=UTC).timestamp()
+    marked = datetime.fromisoformat(run["ended_at"]).replace(tzinfo=UTC).timestamp()
     crashed_after = marked - killed_at
     assert 0 < crashed_after <= 30, f"marked crashed {crashed_after:.1f}s after the kill"
 

@@ -47,7 +47,7 @@ def test_four_writers_and_a_reader_for_30_seconds(
             for _ in range(20):
                 catalogue.log_metric(run_id, key, time.time(), step)
                 step += 1
-            time.sleep(0.005)
+            time.sleep(0.005)  # a writer's pace between bursts: what the test measures under
         catalogue.close()
         return step
 
@@ -76,7 +76,7 @@ def test_four_writers_and_a_reader_for_30_seconds(
         # While every writer is busy, the newest visible point of each is under 1 s old.
         if seen_all and poll < started + DURATION_S - 1.0:
             lags.extend(poll - value for value in newest.values())
-        time.sleep(0.1)
+        time.sleep(0.1)  # the reader's sampling interval of the lag, not a wait
     written = ray.get(refs)  # raises if any writer met a lock or any other error
     assert len(lags) > 100
     assert max(lags) < 1.0, f"reader lag p100 {max(lags):.2f}s"

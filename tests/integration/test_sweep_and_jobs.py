@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fixtures.projects import write_project
+from tests.fixtures.waiting import wait_until
 from workbench.core.errors import InvalidInputError
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue, stop_owner
@@ -81,16 +81,14 @@ def test_sweep_rejects_a_bad_space(env: Settings, tmp_path: Path) -> None:
 
 
 def _wait_status(home: Path, run_id: str, wanted: set[str], timeout: float = 240) -> str:
-    deadline = time.time() + timeout
-    status = ""
-    while time.time() < deadline:
+    def status_wanted() -> str | None:
         shown = run_cli(home, "runs", "show", run_id, "--json")
         assert shown.returncode == 0, shown.stderr[-2000:]
-        status = json.loads(shown.stdout)["status"]
-        if status in wanted:
-            return status
-        time.sleep(2)
-    return status
+        status: str = json.loads(shown.stdout)["status"]
+        return status if status in wanted else None
+
+    return wait_until(status_wanted, timeout, f"run {run_id} to be {' or '.join(sorted(wanted))}",
+                      step_s=2)  # fmt: skip
 
 
 def test_detached_run_finishes_without_the_cli_and_cancel_stops_one(

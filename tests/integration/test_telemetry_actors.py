@@ -6,13 +6,14 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
+from tests.fixtures.waiting import wait_until
 from workbench.compute.telemetry.actor import (
     ensure_samplers,
     latest_samples,
@@ -23,20 +24,8 @@ from workbench.core.errors import InvalidInputError
 from workbench.core.settings import RAY_NAMESPACE
 from workbench.core.telemetry import NodeSample
 
-T = TypeVar("T")
 # A restarted actor starts a fresh worker process; on a busy 2-core machine that takes seconds.
 MAX_GAP_S = 10.0
-
-
-def wait_for(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    """Poll `probe` until it returns something, up to `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.1)  # the polling step of a bounded wait, not a wait in itself
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.fixture
@@ -73,7 +62,7 @@ def test_one_sampler_per_node_reports_samples(samplers: dict[str, Any]) -> None:
     alive = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
     assert set(samplers) == alive
     for node_id, handle in samplers.items():
-        samples = wait_for(partial(_samples, handle, 3), 60, "three samples")
+        samples = wait_until(partial(_samples, handle, 3), 60, "three samples", step_s=0.1)
         assert all(s.node_id == node_id for s in samples)
         assert all(0.0 <= s.cpu_percent <= 100.0 for s in samples)
         assert [s.ts for s in samples] == sorted(s.ts for s in samples)
@@ -94,7 +83,7 @@ def test_a_killed_sampler_comes_back_without_a_long_gap(samplers: dict[str, Any]
     import ray
 
     handle = next(iter(samplers.values()))
-    wait_for(lambda: _samples(handle, 2), 60, "samples before the kill")
+    wait_until(lambda: _samples(handle, 2), 60, "samples before the kill", step_s=0.1)
     pid = ray.get(handle.info.remote())["pid"]
     os.kill(pid, signal.SIGKILL)
     killed_at = time.time()
@@ -106,10 +95,10 @@ def test_a_killed_sampler_comes_back_without_a_long_gap(samplers: dict[str, Any]
             return None
         return _samples(handle, 1) if info["pid"] != pid else None
 
-    after = wait_for(restarted, 90, "the sampler to come back")
+    after = wait_until(restarted, 90, "the sampler to come back", step_s=0.1)
     gap_s = after[0].ts.timestamp() - killed_at
     assert gap_s < MAX_GAP_S, f"first sample {gap_s:.1f} s after the kill"
-    wait_for(lambda: _samples(handle, 3), 30, "sampling to go on after the restart")
+    wait_until(lambda: _samples(handle, 3), 30, "sampling to go on after the restart", step_s=0.1)
 
 
 @pytest.mark.slow
@@ -128,7 +117,9 @@ def test_batches_reach_the_sink(ray_cluster: Any, tmp_path: Path) -> None:
         handles = ensure_samplers(interval_s=0.1, sink=sink)
         handle = next(iter(handles.values()))
         ray.get(handle.info.remote())
-        wait_for(lambda: out.exists() and out.stat().st_size > 0 or None, 60, "a batch")
+        wait_until(
+            lambda: out.exists() and out.stat().st_size > 0 or None, 60, "a batch", step_s=0.1
+        )
     finally:
         stop_samplers()
     batches = [json.loads(line) for line in out.read_text().splitlines()]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +19,7 @@ from textual.widgets import DataTable
 from tests.conftest import run_cli
 from tests.fixtures.models import holdout_rows, register_fraud, train_fraud_model
 from tests.fixtures.settings import outside_ray
+from tests.fixtures.waiting import wait_until_async
 from tests.tui.catalogue_fixture import NOW
 from tests.tui.test_models_screen import type_text, until
 from workbench.catalogue import Catalogue
@@ -250,10 +249,9 @@ async def test_rolling_back_a_real_canary_from_the_screen(canary_served: Path, h
         await pilot.press("B")
         await type_text(pilot, "canary p95 too high")
         await pilot.press("enter")
-        deadline = time.monotonic() + 240
-        while list_deployments(settings)[0].spec.canary is not None:
-            assert time.monotonic() < deadline, "the canary was not rolled back in 240 s"
-            await asyncio.sleep(1.0)  # a child `workbench deployments rollback` is at work
+        # A child `workbench deployments rollback` is at work.
+        await wait_until_async(lambda: list_deployments(settings)[0].spec.canary is None, 240,
+                               "the canary to be rolled back")  # fmt: skip
         await until(pilot, lambda: "canary" not in str(listing.get_row_at(0)[2]), "the screen")
     spec = list_deployments(settings)[0].spec
     assert [(v.version, v.role) for v in spec.versions] == [(1, "primary")]

@@ -34,7 +34,7 @@ def train(ctx):  # noqa: F811 - replaces the tiny project's train: waits to be r
     release = Path(ctx.params["fail_in"] or "release")
     deadline = time.monotonic() + 180
     while not release.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.1)  # the held step's own poll for its release file: the subject
     ctx.log_metric("loss", 0.5, 0)
     (ctx.output_dir("model") / "weight.json").write_text('{"weight": 3.0}')
 """
