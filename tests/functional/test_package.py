@@ -180,6 +180,10 @@ def test_context_only_writes_a_complete_context_without_an_engine(
         assert libraries[name]["version"] == host, name
         assert libraries[name]["purl"] == f"pkg:pypi/{name}@{host}"
     assert "mlflow" not in libraries  # the full server distribution stays out of the image
+    assert "cryptography" not in libraries  # mlflow-skinny's, never loaded by a scoring server
+    [base] = [c for c in sbom["components"] if c["type"] == "container"]
+    assert base["name"] == "python:3.11-slim"  # no engine was asked: its digest is unknown
+    assert base["properties"] == [{"name": "workbench:base-digest", "value": "unknown"}]
     installed = (dest / "wheels" / "requirements.txt").read_text().split()
     assert sorted(installed) == sorted(f"{c['name']}=={c['version']}" for c in libraries.values())
     assert _audit(settings) == ["model.register"]  # a context is not an image

@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import tarfile
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -32,6 +34,7 @@ from workbench.core.settings import load_settings
 
 # The shared build runs inside the first test's setup: give it more than the default 600 s.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+_SITE = "/opt/venv/lib/python3.11/site-packages"
 BASE = os.environ.get("WORKBENCH_TEST_BASE_IMAGE", "workbench-test-base:bookworm")
 
 
@@ -58,7 +61,17 @@ class Fraud:
 
 
 @pytest.fixture(scope="module")
-def fraud(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fraud]:
+def remover(docker_engine: Any) -> Any:
+    """A client that waits for removals: on vfs, under load, they can outlast the 60 s default."""
+    import docker
+
+    return docker.from_env(timeout=600)
+
+
+@pytest.fixture(scope="module")
+def fraud(
+    docker_engine: Any, remover: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fraud]:
     try:
         docker_engine.images.get(BASE)
     except Exception:  # docker.errors.ImageNotFound, without importing docker here
@@ -68,31 +81,45 @@ def fraud(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     # Builds keep their builder stage and a failed build's steps as cache: drop ours.
     for image in docker_engine.images.list(filters={"dangling": True}):
         if image.id not in dangling:
-            docker_engine.images.remove(image.id, force=True)
+            remover.images.remove(image.id, force=True)
 
 
 @pytest.fixture(scope="module")
-def image(docker_engine: Any, fraud: Fraud) -> Iterator[dict[str, Any]]:
+def image(remover: Any, fraud: Fraud) -> Iterator[dict[str, Any]]:
     """`package build fraud:1`, once; the image is removed after the module."""
     result = fraud.cli("package", "build", "fraud:1", "--base-image", BASE, "--json",
                        timeout=1800)  # fmt: skip
     built = json.loads(result.stdout)
     print(f"\nbuilt {built['tag']}: {built['size_mb']} MB in {built['seconds']} s")  # noqa: T201
     yield built
-    docker_engine.images.remove(built["image_id"], force=True)
+    remover.images.remove(built["image_id"], force=True)
 
 
 @pytest.fixture(scope="module")
-def served(docker_engine: Any, image: dict[str, Any], fraud: Fraud) -> Iterator[dict[str, Any]]:
-    """`package run` of the image; the container is removed after the module."""
-    started = json.loads(fraud.cli("package", "run", image["tag"], "--json").stdout)
-    yield started
-    docker_engine.containers.get(started["container"]).remove(force=True)
+def served(
+    docker_engine: Any, remover: Any, image: dict[str, Any], fraud: Fraud
+) -> Iterator[dict[str, Any]]:
+    """`package run` of the image, as a user sees it; the container is removed after the module."""
+    result = fraud.cli("package", "run", image["tag"])
+    short_id = re.search(r"docker rm -f ([0-9a-f]{12})", result.stderr)
+    assert short_id is not None, result.stderr
+    container = docker_engine.containers.get(short_id[1])
+    token_file = fraud.home / "tokens" / "image-workbench_fraud_1.token"
+    yield {"url": result.stdout.strip(), "container": container.id, "token_file": token_file,
+           "output": result.stdout + result.stderr}  # fmt: skip
+    remover.containers.get(container.id).remove(force=True)
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read() or b"null") if response.status == 200 else None
+def _post(url: str, body: bytes, token: str | None) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{url}/invocations", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def _exec(docker_engine: Any, container: str, *command: str) -> str:
@@ -143,16 +170,21 @@ def test_container_serves_the_in_process_models_predictions(
     assert url.startswith("http://127.0.0.1:")
     rows = holdout_rows(fraud.root / "train", 25)
     split = json.loads(rows.to_json(orient="split", index=False))
-    request = urllib.request.Request(
-        f"{url}/invocations", data=json.dumps({"dataframe_split": split}).encode(),
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as response:
-        predictions = np.asarray(json.loads(response.read())["predictions"])
+    body = json.dumps({"dataframe_split": split}).encode()
+    token = served["token_file"].read_text()
+    assert _post(url, body, None)[0] == 401
+    assert _post(url, body, token + "x")[0] == 401
+    status, answer = _post(url, body, token)
+    assert status == 200, answer
+    predictions = np.asarray(json.loads(answer)["predictions"])
     expected = np.asarray(mlflow.pyfunc.load_model(str(fraud.model_dir)).predict(rows))
     assert predictions.shape == expected.shape == (25, 2)
     np.testing.assert_allclose(predictions, expected, rtol=1e-12)
-    metadata = _get(f"{url}/metadata")
+    metadata_request = urllib.request.Request(
+        f"{url}/metadata", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(metadata_request, timeout=10) as response:
+        metadata = json.loads(response.read())
     assert (metadata["name"], metadata["version"]) == ("fraud", 1)
 
 
@@ -177,8 +209,76 @@ def test_image_holds_what_its_sbom_lists_and_nothing_else(
         if component["type"] == "library":
             assert component["purl"] == f"pkg:pypi/{component['name']}@{component['version']}"
             assert len(component["hashes"][0]["content"]) == 64
-    for absent in ("ray", "mlflow", "pip", "torch"):
-        assert absent not in normalized, absent
+    for absent in ("ray", "mlflow", "pip", "torch", "cryptography", "gitpython"):
+        assert absent not in normalized, absent  # the last two: mlflow-skinny's, never loaded
+    pyarrow = _exec(docker_engine, container, "ls", _SITE + "/pyarrow").split()
+    assert not [name for name in pyarrow if "flight" in name or name == "include"]
+
+
+def test_container_runs_read_only_unprivileged_on_loopback(
+    docker_engine: Any, served: dict[str, Any]
+) -> None:
+    container = docker_engine.containers.get(served["container"])
+    host = container.attrs["HostConfig"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert not host.get("CapAdd")
+    assert host["SecurityOpt"] == ["no-new-privileges"]
+    assert not host["Privileged"]
+    assert container.attrs["Config"]["User"] == "10001:10001"
+    assert [b["HostIp"] for b in host["PortBindings"]["8080/tcp"]] == ["127.0.0.1"]
+    code, _ = container.exec_run(["touch", "/opt/written"])
+    assert code != 0  # the root filesystem refuses writes
+    capabilities = _exec(docker_engine, served["container"], "grep", "^Cap", "/proc/1/status")
+    assert {line.split()[1] for line in capabilities.splitlines()} == {"0000000000000000"}
+
+
+def test_token_is_a_private_file_never_in_image_or_output(
+    docker_engine: Any, image: dict[str, Any], served: dict[str, Any]
+) -> None:
+    token_file: Path = served["token_file"]
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text()
+    assert len(token) >= 32
+    assert str(token_file) in served["output"]
+    assert token not in served["output"]
+    container = docker_engine.containers.get(served["container"])
+    assert token not in json.dumps(container.attrs)  # env, mounts, labels: only the path
+    assert "WORKBENCH_TOKEN_FILE=/run/secrets/workbench" in container.attrs["Config"]["Env"]
+    assert token not in json.dumps(docker_engine.images.get(image["image_id"]).attrs)
+    assert token not in json.dumps(docker_engine.api.history(image["image_id"]))
+    assert token not in container.logs().decode(errors="replace")
+
+
+def test_image_refuses_to_start_without_a_token(
+    docker_engine: Any, remover: Any, image: dict[str, Any]
+) -> None:
+    container = docker_engine.containers.run(image["image_id"], detach=True)
+    try:
+        assert container.wait(timeout=120)["StatusCode"] != 0
+        log = container.logs().decode(errors="replace")
+    finally:
+        remover.containers.get(container.id).remove(force=True)
+    assert "refusing to start without a bearer token" in log
+    assert "WORKBENCH_NO_AUTH=1" in log  # how to run without auth, on purpose
+    assert "Traceback" not in log
+
+
+def test_labels_and_sbom_record_the_base_image_by_digest(
+    docker_engine: Any, image: dict[str, Any], served: dict[str, Any]
+) -> None:
+    base_id = docker_engine.images.get(BASE).id  # imported locally: no registry digest
+    assert base_id.startswith("sha256:")
+    assert (image["base_digest"], image["base_digest_source"]) == (base_id, "image-id")
+    labels = docker_engine.images.get(image["image_id"]).attrs["Config"]["Labels"]
+    assert labels["org.opencontainers.image.base.name"] == BASE
+    assert labels["org.opencontainers.image.base.digest"] == base_id
+    assert labels["io.workbench.base.digest_source"] == "image-id"
+    sbom = json.loads(_exec(docker_engine, served["container"], "cat", "/opt/sbom.cdx.json"))
+    [base] = [c for c in sbom["components"] if c["type"] == "container"]
+    assert base["name"] == BASE
+    assert base["hashes"] == [{"alg": "SHA-256", "content": base_id.removeprefix("sha256:")}]
+    assert {"name": "workbench:base-digest-source", "value": "image-id"} in base["properties"]
 
 
 def test_champion_gate_sees_the_image_and_ls_lists_it(image: dict[str, Any], fraud: Fraud) -> None:
