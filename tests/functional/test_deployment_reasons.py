@@ -3,6 +3,8 @@ one the automatic text stays (the behaviour before --reason existed)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,8 @@ def applied(monkeypatch: pytest.MonkeyPatch) -> list[tuple[DeploymentSpec, str, 
         return Deployment(spec, "running")
 
     monkeypatch.setattr(serve, "_apply", apply)
+    # A cluster that started before the deployment was recorded: it counts as running there.
+    monkeypatch.setattr(serve, "serving_since", lambda settings: datetime(2000, 1, 1))
     return calls
 
 
@@ -66,3 +70,16 @@ def test_promote_and_rollback_pass_the_reason_or_keep_the_automatic_text(
         (f"deployment.{verb}", "p99 doubled"),
     ]
     assert all(spec.canary is None for spec, _, _ in applied)  # both leave no canary
+
+
+def test_a_running_deployment_without_its_cluster_is_unreachable(fixed: Settings) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["deployments", "ls", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [(d["name"], d["status"]) for d in json.loads(listed.output)] == [
+        ("fraud", "unreachable")
+    ]
+    refused = runner.invoke(cli, ["predict", "fraud", "--input", "-"], input="{}")
+    assert refused.exit_code == 2
+    assert "deployment 'fraud' is unreachable (its Ray cluster is down" in refused.output
+    assert refused.exception is None or isinstance(refused.exception, SystemExit)

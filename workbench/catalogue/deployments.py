@@ -113,6 +113,10 @@ class DeploymentLedger:
             ]
         )
 
+    def audit(self, name: str, action: str, reason: str, details: dict[str, Any]) -> None:
+        """An audit row about deployment `name` that changes nothing else (a replica restart)."""
+        self.backend.write([audit_statement(action, f"deployment/{name}", reason, details)])
+
     def get(self, name: str) -> Deployment | None:
         """The deployment called `name`, or None."""
         rows = self.backend.query(

@@ -52,6 +52,10 @@ def _autoscale(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--max-body-mb", type=click.FloatRange(0.001), default=4.0, show_default=True)
 @click.option("--timeout", "timeout_s", type=click.FloatRange(0.001), default=30.0,
               show_default=True, help="Seconds per prediction before a 408.")  # fmt: skip
+@click.option("--hard-timeout", "hard_timeout_s", type=click.FloatRange(0.001), default=None,
+              help="A model call still running after this many seconds fails its replica's "
+                   "health check, so Serve restarts the replica (audited) "
+                   "[default: max(60, 4 x --timeout)].")  # fmt: skip
 @click.option("--no-auth", is_flag=True, help="Serve without a bearer token (not recommended).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def serve(model: str, name: str | None, replicas: int, autoscale: tuple[int, int] | None,
@@ -59,11 +63,13 @@ def serve(model: str, name: str | None, replicas: int, autoscale: tuple[int, int
           max_queued_requests: int, route_prefix: str | None, canary: str | None,
           traffic: float | None, shadow: str | None, canary_max_error_rate: float,
           canary_max_p95_ms: float | None, sample_rate: float, max_body_mb: float,
-          timeout_s: float, no_auth: bool, as_json: bool) -> None:  # fmt: skip
+          timeout_s: float, hard_timeout_s: float | None, no_auth: bool,
+          as_json: bool) -> None:  # fmt: skip
     """Deploy a model version on Ray Serve at http://127.0.0.1:PORT/NAME.
 
-    Serving again under the same name updates the deployment with a rolling update; if
-    the new version cannot start, the old one keeps serving. A bearer token is created
+    Serving again under the same name updates the deployment: a traffic change among the
+    versions its replicas hold reconfigures them in place; a new version rolls in new
+    replicas, and if it cannot start, the old one keeps serving. A bearer token is created
     (WORKBENCH_HOME/tokens/NAME.token, mode 0600); `workbench predict` sends it.
 
     \b
@@ -88,7 +94,7 @@ def serve(model: str, name: str | None, replicas: int, autoscale: tuple[int, int
         max_ongoing_requests=max_ongoing_requests, max_queued_requests=max_queued_requests,
         canary=canary, traffic=traffic, shadow=shadow, auth=not no_auth,
         sample_rate=sample_rate, max_body_bytes=int(max_body_mb * 1024 * 1024),
-        timeout_s=timeout_s,
+        timeout_s=timeout_s, hard_timeout_s=hard_timeout_s,
         canary_policy=CanaryPolicy(max_error_rate=canary_max_error_rate,
                                    max_p95_ms=canary_max_p95_ms),
     )  # fmt: skip
@@ -200,7 +206,7 @@ _REASON_HELP = "Why: kept in the audit trail (default: what changed)."
 @click.option("--reason", help=_REASON_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def promote(name: str, reason: str | None, as_json: bool) -> None:
-    """Shift all traffic to the canary (a rolling update; no request is dropped)."""
+    """Shift all traffic to the canary (replicas reconfigured in place; none is dropped)."""
     _shift_traffic("promote", name, reason, as_json, f"promoting the canary of {name} ...")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -110,14 +111,33 @@ def is_alive(profile: ClusterProfile) -> bool:
     return _group_alive(profile.process_group)
 
 
+def serving_since(settings: Settings) -> datetime | None:
+    """When the live local head started (naive UTC), or None when none answers.
+
+    Deployments recorded before that belonged to an earlier cluster, gone with its head.
+    Reads the profile and probes the head's GCS port: no Ray import, a few milliseconds.
+    """
+    profile = read_profile(settings)
+    if profile is None or not is_alive(profile):
+        return None
+    host, _, port = profile.address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=0.5).close()
+    except OSError:  # the head's processes linger but its control store is gone
+        return None
+    return datetime.fromisoformat(profile.started_at).astimezone(UTC).replace(tzinfo=None)
+
+
 def cluster_down(settings: Settings) -> ClusterProfile | None:
     """Stop the saved local head and forget it; returns what was stopped (None if nothing)."""
     profile = read_profile(settings)
     if profile is None:
         return None
     if _group_alive(profile.process_group):
-        _stop_owner_gracefully(settings, profile)
-        _kill_group(profile.process_group)
+        # No Ray connection (a second or two): SIGTERM reaches every process of the head, the
+        # catalogue owner included (a Ray worker exits on it, and DuckDB's commits are durable
+        # in its WAL); GCS waits out its own drain, so what lingers after 0.5 s is killed.
+        _kill_group(profile.process_group, grace_s=0.5)
     stop_haproxy(haproxy_dir(settings))
     forget_profile(settings)
     settings.owner_file.unlink(missing_ok=True)
@@ -192,18 +212,6 @@ def require_resources(workers: int, cpus_per_worker: float, gpus_per_worker: flo
         )
 
 
-def _stop_owner_gracefully(settings: Settings, profile: ClusterProfile) -> None:
-    """Close the catalogue owner so DuckDB checkpoints before its process is killed."""
-    # deferred: the owner brings pyarrow, which only `cluster down` of a live head needs
-    from workbench.owner import stop_owner
-
-    try:
-        connect(settings)
-        stop_owner(settings)
-    except Exception as error:  # the processes are killed next either way; DuckDB is durable
-        logging.getLogger(__name__).debug("owner did not stop cleanly: %s", error)
-
-
 def _kill_group(pgid: int, grace_s: float = 5.0) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -211,10 +219,23 @@ def _kill_group(pgid: int, grace_s: float = 5.0) -> None:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _group_alive(pgid):
-            time.sleep(0.1)
-        if not _group_alive(pgid):
+        while time.monotonic() < deadline and _group_running(pgid):
+            time.sleep(0.05)  # a poll: no event tells when another process group has exited
+        if not _group_running(pgid):
             return
+
+
+def _group_running(pgid: int) -> bool:
+    """True while a process of the group runs; a dead one its parent has yet to reap does not."""
+    import psutil  # deferred: only stopping a head needs the process table
+
+    for process in psutil.process_iter(["status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
+                return True
+        except (ProcessLookupError, psutil.Error):  # gone since the listing
+            continue
+    return False
 
 
 def _group_alive(pgid: int) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-PRIMARY, CANARY, SHADOW = "primary", "canary", "shadow"
+PRIMARY, CANARY, SHADOW, STANDBY = "primary", "canary", "shadow", "standby"
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,46 @@ class Batching:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request limits of the endpoint."""
+    """Per-request limits of the endpoint, and how long a model call may hang its replica."""
 
     max_body_bytes: int = 4 * 1024 * 1024
     timeout_s: float = 30.0
+    hard_timeout_s: float | None = None
+    """A model call running longer fails the replica's health check (None: `stuck_after_s`)."""
+
+    @property
+    def stuck_after_s(self) -> float:
+        """The hard limit in force: the one set, else max(60 s, 4 x the request timeout)."""
+        if self.hard_timeout_s is not None:
+            return self.hard_timeout_s
+        return max(60.0, 4.0 * self.timeout_s)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Which loaded version answers: the primary, a canary with its share, a mirrored shadow.
+
+    Replicas take it as Serve's `user_config`, so a traffic change reconfigures them in place.
+    """
+
+    primary: int
+    canary: int | None = None
+    canary_traffic: float = 0.0
+    shadow: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"primary": self.primary, "canary": self.canary,
+                "canary_traffic": self.canary_traffic, "shadow": self.shadow}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Routing:
+        canary, shadow = document.get("canary"), document.get("shadow")
+        return cls(
+            primary=int(document["primary"]),
+            canary=None if canary is None else int(canary),
+            canary_traffic=float(document.get("canary_traffic") or 0.0),
+            shadow=None if shadow is None else int(shadow),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,6 +187,8 @@ class DeploymentSpec:
     sample_rate: float = 1.0
     canary_policy: CanaryPolicy = field(default_factory=CanaryPolicy)
     previous: VersionEntry | None = None
+    standby: tuple[VersionEntry, ...] = ()
+    """Versions kept loaded in every replica without a role, so routing back is a reconfigure."""
 
     def role(self, role: str) -> VersionEntry | None:
         """The version serving `role`, or None."""
@@ -172,24 +210,54 @@ class DeploymentSpec:
     def shadow(self) -> VersionEntry | None:
         return self.role(SHADOW)
 
+    @property
+    def routing(self) -> Routing:
+        """Which version answers what: the part of the spec a traffic change alters."""
+        canary, shadow = self.canary, self.shadow
+        return Routing(
+            primary=self.primary.version,
+            canary=canary.version if canary else None,
+            canary_traffic=(canary.traffic or 0.0) if canary else 0.0,
+            shadow=shadow.version if shadow else None,
+        )
+
+    @property
+    def loaded(self) -> tuple[VersionEntry, ...]:
+        """Every version a replica loads (roles, previous, standby), once each, by version."""
+        found: dict[int, VersionEntry] = {}
+        for entry in (*self.versions, *(e for e in (self.previous,) if e), *self.standby):
+            found.setdefault(entry.version, entry.as_role(STANDBY))
+        return tuple(found[version] for version in sorted(found))
+
+    def for_replicas(self) -> DeploymentSpec:
+        """What a replica is built from: the loaded versions, without routing (its user_config)."""
+        return replace(self, versions=self.loaded, previous=None, standby=())
+
+    def keeping_loaded(self, before: DeploymentSpec) -> DeploymentSpec:
+        """This spec with `before`'s loaded versions kept on standby (a traffic change)."""
+        routed = {e.version for e in self.versions} | {e.version for e in (self.previous,) if e}
+        standby = tuple(e for e in before.loaded if e.version not in routed)
+        return replace(self, standby=standby)
+
     def without_canary(self) -> DeploymentSpec:
         """The same deployment with its canary dropped (a rollback, by hand or automatic)."""
-        return replace(self, versions=tuple(v for v in self.versions if v.role != CANARY))
+        versions = tuple(v for v in self.versions if v.role != CANARY)
+        return replace(self, versions=versions).keeping_loaded(self)
 
     def promoted(self) -> DeploymentSpec:
-        """The canary becomes the primary with all traffic; the old primary is remembered."""
+        """The canary becomes the primary with all traffic; the old primary stays loaded."""
         canary = self.canary
         if canary is None:
             raise ValueError(f"deployment {self.name} has no canary")
         versions = (canary.as_role(PRIMARY, 100.0), *self._shadows())
-        return replace(self, versions=versions, previous=self.primary)
+        return replace(self, versions=versions, previous=self.primary).keeping_loaded(self)
 
     def restored(self) -> DeploymentSpec:
-        """Back to the primary before the last promotion."""
+        """Back to the primary before the last promotion (still loaded in every replica)."""
         if self.previous is None:
             raise ValueError(f"deployment {self.name} has no earlier primary")
         versions = (self.previous.as_role(PRIMARY), *self._shadows())
-        return replace(self, versions=versions, previous=None)
+        return replace(self, versions=versions, previous=None).keeping_loaded(self)
 
     def _shadows(self) -> tuple[VersionEntry, ...]:
         return tuple(v for v in self.versions if v.role == SHADOW)
@@ -233,6 +301,7 @@ class DeploymentSpec:
             "limits": {
                 "max_body_bytes": self.limits.max_body_bytes,
                 "timeout_s": self.limits.timeout_s,
+                "hard_timeout_s": self.limits.hard_timeout_s,
             },
             "sample_rate": self.sample_rate,
             "canary_policy": {
@@ -241,6 +310,7 @@ class DeploymentSpec:
                 "min_requests": self.canary_policy.min_requests,
             },
             "previous": self.previous.to_json() if self.previous else None,
+            "standby": [v.to_json() for v in self.standby],
         }
 
     @classmethod
@@ -265,6 +335,7 @@ class DeploymentSpec:
             sample_rate=float(document.get("sample_rate", 1.0)),
             canary_policy=CanaryPolicy(**(document.get("canary_policy") or {})),
             previous=VersionEntry.from_json(previous) if previous else None,
+            standby=tuple(VersionEntry.from_json(v) for v in document.get("standby") or ()),
         )
 
 

@@ -6,7 +6,7 @@ without joining Ray. Windows end at an explicit `now`, which makes screens repro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,35 @@ from workbench.core.deployments import Deployment, VersionEntry
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 
-__all__ = ["DeploymentHealth", "RequestBucket", "VersionStats", "deployments_health"]
+__all__ = [
+    "UNREACHABLE",
+    "DeploymentHealth",
+    "RequestBucket",
+    "VersionStats",
+    "as_seen",
+    "deployments_health",
+    "serving_since",
+]
+
+UNREACHABLE = "unreachable"
+"""The status shown for a deployment recorded running whose cluster has gone since."""
+
+
+def serving_since(settings: Settings) -> datetime | None:
+    """When the cluster that serves now started, or None when no cluster answers."""
+    from workbench.compute.cluster import serving_since as head_started
+
+    return head_started(settings)
+
+
+def as_seen(found: Deployment, since: datetime | None) -> Deployment:
+    """`found` as it stands: recorded running but its cluster is down, or was replaced by one
+    started after it (`since`), it is unreachable (Serve went with its head)."""
+    if found.status != "running":
+        return found
+    if since is None or (found.updated_at is not None and found.updated_at < since):
+        return replace(found, status=UNREACHABLE)
+    return found
 
 
 @dataclass(frozen=True)
@@ -80,11 +108,12 @@ def deployments_health(
 ) -> list[DeploymentHealth]:
     """Every deployment with its statistics over the `window_minutes` before `now`."""
     since = now - timedelta(minutes=window_minutes)
+    live_since = serving_since(settings)
     with open_catalogue(settings) as catalogue:
         ledger = DeploymentLedger(catalogue)
         return [
             DeploymentHealth(
-                deployment=found,
+                deployment=as_seen(found, live_since),
                 window_minutes=window_minutes,
                 stats=[VersionStats.from_row(row) for row in ledger.stats(found.name, since)],
                 buckets=ledger.request_buckets(

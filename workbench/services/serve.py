@@ -28,6 +28,7 @@ from workbench.core.errors import InvalidInputError, NotFoundError, WorkbenchErr
 from workbench.core.models import ModelRef, ModelVersion
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
+from workbench.services.deployment_view import UNREACHABLE, as_seen, serving_since
 from workbench.services.drift_schedule import start_scheduler
 
 _NAME_HINT = "list deployments: workbench deployments ls"
@@ -60,6 +61,7 @@ class ServeRequest:
     sample_rate: float = 1.0
     max_body_bytes: int = 4 * 1024 * 1024
     timeout_s: float = 30.0
+    hard_timeout_s: float | None = None
     canary_policy: CanaryPolicy = field(default_factory=CanaryPolicy)
 
 
@@ -107,15 +109,31 @@ def serve_model(
             cpus_per_replica=request.cpus_per_replica,
         ),
         batching=Batching(request.max_batch_size, request.batch_wait_ms / 1000.0),
-        limits=Limits(request.max_body_bytes, request.timeout_s),
+        limits=Limits(request.max_body_bytes, request.timeout_s, request.hard_timeout_s),
         sample_rate=request.sample_rate,
         canary_policy=request.canary_policy,
     )
+    spec = _reusing_replicas(settings, spec)
     return _apply(settings, spec, action="deployment.deploy", reason=f"serve {request.model}")
 
 
+def _reusing_replicas(settings: Settings, spec: DeploymentSpec) -> DeploymentSpec:
+    """`spec`, keeping the running replicas' versions loaded when they cover all it routes to.
+
+    Then only the routing differs, and the replicas are reconfigured, not replaced.
+    """
+    with open_catalogue(settings) as catalogue:
+        before = DeploymentLedger(catalogue).get(spec.name)
+    if before is None or as_seen(before, serving_since(settings)).status != "running":
+        return spec
+    loaded = {(e.version, e.sha256) for e in before.spec.loaded}
+    if {(e.version, e.sha256) for e in spec.versions} <= loaded:
+        return spec.keeping_loaded(before.spec)
+    return spec
+
+
 def promote(settings: Settings, name: str, reason: str | None = None) -> Deployment:
-    """Send all traffic to the canary: it becomes the primary; the old primary leaves.
+    """Send all traffic to the canary: it becomes the primary; the old one stays loaded.
 
     `reason` goes in the audit row; without one the row says which canary was promoted."""
     spec = _current(settings, name)
@@ -154,6 +172,7 @@ def stop(settings: Settings, name: str, reason: str | None = None) -> Deployment
     if _cluster_alive(settings):
         from workbench.serving import ray_app
 
+        _cluster(settings)  # connect to this home's cluster, never one Ray finds on its own
         ray_app.delete(name)
     _token_file(settings, name, create=False).unlink(missing_ok=True)
     with open_catalogue(settings) as catalogue:
@@ -164,9 +183,20 @@ def stop(settings: Settings, name: str, reason: str | None = None) -> Deployment
 
 
 def list_deployments(settings: Settings) -> list[Deployment]:
-    """Every deployment the catalogue knows, running or not, by name."""
+    """Every deployment the catalogue knows, running, stopped or unreachable, by name."""
+    since = serving_since(settings)
     with open_catalogue(settings) as catalogue:
-        return DeploymentLedger(catalogue).all()
+        return [as_seen(found, since) for found in DeploymentLedger(catalogue).all()]
+
+
+def stop_all(settings: Settings, reason: str) -> list[str]:
+    """Record every running deployment stopped (their cluster is going); returns their names."""
+    with open_catalogue(settings) as catalogue:
+        ledger = DeploymentLedger(catalogue)
+        running = [found.name for found in ledger.all() if found.status == "running"]
+        for name in running:
+            ledger.set_status(name, "stopped", action="deployment.stop", reason=reason)
+    return running
 
 
 @dataclass(frozen=True)
@@ -193,14 +223,16 @@ class DeploymentView:
 def show(settings: Settings, name: str, window_minutes: int = 60) -> DeploymentView:
     """The deployment, Serve's live view of it, and its request statistics."""
     since = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=window_minutes)
+    live_since = serving_since(settings)
     with open_catalogue(settings) as catalogue:
         ledger = DeploymentLedger(catalogue)
         found = ledger.get(name)
         if found is None:
             raise NotFoundError(f"no deployment named {name!r}", _NAME_HINT)
         stats = ledger.stats(name, since)
+    found = as_seen(found, live_since)
     live = None
-    if found.status == "running" and _cluster_alive(settings):
+    if found.status == "running":
         from workbench.serving import ray_app
 
         live = ray_app.application_status(name)
@@ -267,9 +299,12 @@ def _current(settings: Settings, name: str, running_only: bool = True) -> Deploy
         found = DeploymentLedger(catalogue).get(name)
     if found is None:
         raise NotFoundError(f"no deployment named {name!r}", _NAME_HINT)
+    if running_only:
+        found = as_seen(found, serving_since(settings))
     if running_only and found.status != "running":
+        gone = " (its Ray cluster is down or was restarted)" if found.status == UNREACHABLE else ""
         raise InvalidInputError(
-            f"deployment {name!r} is {found.status}",
+            f"deployment {name!r} is {found.status}{gone}",
             f"start it: workbench serve {found.spec.primary.label}",
         )
     return found.spec

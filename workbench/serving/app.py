@@ -55,7 +55,10 @@ class Scored:
 class Scorer(Protocol):
     """What the app scores with: a local model, or a Serve replica's batched router."""
 
-    schema: InputSchema
+    @property
+    def schema(self) -> InputSchema:
+        """The inputs requests are validated against."""
+        ...
 
     def metadata(self) -> dict[str, Any]: ...
 

@@ -11,56 +11,87 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench.core.deployments import CanaryPolicy, DeploymentSpec, RequestRecord
+from workbench.core.deployments import (
+    CANARY,
+    PRIMARY,
+    SHADOW,
+    STANDBY,
+    CanaryPolicy,
+    DeploymentSpec,
+    RequestRecord,
+    Routing,
+)
 from workbench.serving.app import Scored
 from workbench.serving.errors import ModelFailed
 from workbench.serving.model import ServedModel
-from workbench.serving.signature import Columns
+from workbench.serving.signature import Columns, InputSchema
 
 WINDOW = 200  # canary outcomes remembered per replica
+ModelCall = Callable[[int, Columns], Awaitable[Any]]
+"""Scores one request's columns with a version: predictions, or the model's failure for it."""
 
 
 class VersionRouter:
-    """Primary, optional canary (a traffic share) and optional shadow (mirrored), in one replica.
+    """Every loaded version of a deployment in one replica, and which of them answers.
 
-    All versions live in the same process so a request costs no extra hop; `predict_batch`
-    is what Serve's dynamic batching calls with requests of any version mixed.
+    Routing (primary, optional canary with a traffic share, optional mirrored shadow) comes
+    from `route`, which Serve calls with the deployment's user_config: a traffic change
+    reconfigures a running replica instead of replacing it.
     """
 
     def __init__(self, spec: DeploymentSpec, on_breach: Callable[[str], None]) -> None:
+        self.name = spec.name
         self.models: dict[int, ServedModel] = {}
-        for entry in spec.versions:
+        for entry in spec.loaded:
             info: dict[str, Any] = {"name": entry.model, "version": entry.version,
                                     "run_id": entry.run_id, "sha256": entry.sha256}  # fmt: skip
             self.models[entry.version] = ServedModel.load(Path(entry.uri), info)
-        canary, shadow = spec.canary, spec.shadow
-        self.primary: int = spec.primary.version
-        self.canary: int | None = canary.version if canary else None
-        self.shadow: int | None = shadow.version if shadow else None
-        self.canary_share = (canary.traffic or 0.0) / 100.0 if canary else 0.0
-        self.schema = self.models[self.primary].schema
         self.policy: CanaryPolicy = spec.canary_policy
-        self.outcomes: deque[tuple[bool, float]] = deque(maxlen=WINDOW)
         self.on_breach = on_breach
-        self.meta: dict[str, Any] = {
+        self.outcomes: deque[tuple[bool, float]] = deque(maxlen=WINDOW)
+        self.routing: Routing | None = None
+        self.primary: int = 0
+        self.canary: int | None = None
+        self.shadow: int | None = None
+        self.canary_share = 0.0
+        self.meta: dict[str, Any] = {}
+
+    def route(self, routing: Routing) -> None:
+        """Answer with `routing` from now on (every version it names must be loaded)."""
+        named = {routing.primary, routing.canary, routing.shadow} - {None}
+        missing = {v for v in named if v is not None and v not in self.models}
+        if missing:
+            raise ValueError(f"versions {sorted(missing)} are not loaded in this replica")
+        if routing.canary != self.canary:
+            self.outcomes.clear()  # a new canary is judged on its own requests
+        self.routing = routing
+        self.primary, self.canary, self.shadow = routing.primary, routing.canary, routing.shadow
+        self.canary_share = routing.canary_traffic / 100.0 if routing.canary else 0.0
+        self.meta = {
             **self.models[self.primary].metadata,
-            "deployment": spec.name,
+            "deployment": self.name,
             "versions": {str(v): r for v, r in self._roles().items()},
         }
 
+    @property
+    def schema(self) -> InputSchema:
+        """The primary's inputs (canary and shadow share them: one contract per endpoint)."""
+        return self.models[self.primary].schema
+
     def _roles(self) -> dict[int, str]:
-        roles = {self.primary: "primary"}
+        roles = {v: STANDBY for v in self.models}
+        roles[self.primary] = PRIMARY
         if self.canary is not None:
-            roles[self.canary] = "canary"
+            roles[self.canary] = CANARY
         if self.shadow is not None:
-            roles[self.shadow] = "shadow"
+            roles[self.shadow] = SHADOW
         return roles
 
     def choose(self) -> int:
@@ -69,19 +100,22 @@ class VersionRouter:
             return self.canary
         return self.primary
 
-    async def score(self, columns: Columns, batched: Callable[..., Any]) -> Scored:
+    async def score(
+        self, columns: Columns, call: Callable[[int, Columns], Awaitable[Any]]
+    ) -> Scored:
+        """Predictions of the chosen version (and a shadow's, started alongside) via `call`."""
         version = self.choose()
         shadow = None
         if self.shadow is not None:
-            shadow = asyncio.ensure_future(self._shadow(batched, columns))
+            shadow = asyncio.ensure_future(self._shadow(call, self.shadow, columns))
         started = time.perf_counter()
-        result = await batched((version, columns))
+        result = await call(version, columns)
         if version == self.canary:
             self._observe(not isinstance(result, Exception), started)
         return Scored(_predictions(result), version, shadow)
 
-    async def _shadow(self, batched: Callable[..., Any], columns: Columns) -> list[Any]:
-        return _predictions(await batched((self.shadow, columns)))
+    async def _shadow(self, call: ModelCall, version: int, columns: Columns) -> list[Any]:
+        return _predictions(await call(version, columns))
 
     def _observe(self, ok: bool, started: float) -> None:
         self.outcomes.append((ok, (time.perf_counter() - started) * 1000.0))
