@@ -52,7 +52,11 @@ def test_deployments_show_cluster_down_and_a_killed_head(tmp_path: Path) -> None
     _cli(home, "cluster", "up", "--cpus", "2")
     try:
         _serve_and_predict(home)
-        _cli(home, "cluster", "down")
+        down = run_cli(home, "cluster", "down")
+        assert down.returncode == 0, down.stderr[-2000:]
+        assert down.stderr == ""  # nothing but Workbench's own line
+        assert down.stdout.startswith("cluster at 127.0.0.1:")
+        assert down.stdout.count("\n") == 1
         assert _statuses(home) == {"sleepy": "stopped"}
         _predict_refused(home, "stopped")
 

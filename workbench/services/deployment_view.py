@@ -108,12 +108,11 @@ def deployments_health(
 ) -> list[DeploymentHealth]:
     """Every deployment with its statistics over the `window_minutes` before `now`."""
     since = now - timedelta(minutes=window_minutes)
-    live_since = serving_since(settings)
     with open_catalogue(settings) as catalogue:
         ledger = DeploymentLedger(catalogue)
         return [
             DeploymentHealth(
-                deployment=as_seen(found, live_since),
+                deployment=found,
                 window_minutes=window_minutes,
                 stats=[VersionStats.from_row(row) for row in ledger.stats(found.name, since)],
                 buckets=ledger.request_buckets(

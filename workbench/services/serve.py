@@ -235,6 +235,7 @@ def show(settings: Settings, name: str, window_minutes: int = 60) -> DeploymentV
     if found.status == "running":
         from workbench.serving import ray_app
 
+        _cluster(settings)  # this home's cluster, never one Ray would find on its own
         live = ray_app.application_status(name)
     return DeploymentView(found, window_minutes, stats, live)
 
