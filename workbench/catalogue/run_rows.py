@@ -7,37 +7,46 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench.catalogue.backend import Backend, Statement
 from workbench.core.entities import Lineage, Run, RunStatus
 from workbench.core.errors import InvalidInputError
 from workbench.core.filters import ATTRIBUTES, parse_sort
 
-if TYPE_CHECKING:
-    import pyarrow as pa
+# Rows of the runs picked, with their params, tags and latest metrics, by one hash semi-join
+# each: a `list_contains` filter compares every row with every id and materialises all columns.
+_RUN_ROWS = "SELECT * FROM runs WHERE run_id IN (SELECT unnest(?))"
+_RUN_DETAILS = """
+WITH picked AS (SELECT unnest(?) AS run_id)
+SELECT 'params' AS ns, run_id, key, value, NULL::DOUBLE AS number FROM params
+WHERE run_id IN (SELECT run_id FROM picked)
+UNION ALL SELECT 'tags', run_id, key, value, NULL FROM tags
+WHERE run_id IN (SELECT run_id FROM picked)
+UNION ALL SELECT 'metrics', run_id, key, NULL, value FROM latest_metrics
+WHERE run_id IN (SELECT run_id FROM picked)
+"""
 
 
-def load_runs(backend: Backend, runs: pa.Table) -> list[Run]:
-    """`Run` values for rows of the runs table, each with its params, tags and latest metrics."""
-    ids = runs.column("run_id").to_pylist()
-    if not ids:
+def load_runs(backend: Backend, run_ids: list[str]) -> list[Run]:
+    """`Run` values for `run_ids`, in that order, each with its params, tags and latest metrics."""
+    if not run_ids:
         return []
-    details = backend.query(
-        "SELECT 'params' AS ns, run_id, key, value FROM params WHERE list_contains(?, run_id) "
-        "UNION ALL SELECT 'tags', run_id, key, value FROM tags WHERE list_contains(?, run_id) "
-        "UNION ALL SELECT 'metrics', run_id, key, CAST(value AS VARCHAR) FROM latest_metrics "
-        "WHERE list_contains(?, run_id)",
-        (ids, ids, ids),
-    ).to_pydict()
+    rows = {row["run_id"]: row for row in backend.query(_RUN_ROWS, (run_ids,)).to_pylist()}
+    details = backend.query(_RUN_DETAILS, (run_ids,)).to_pydict()
     extra: dict[str, dict[str, dict[str, Any]]] = {
-        i: {"params": {}, "tags": {}, "metrics": {}} for i in ids
+        i: {"params": {}, "tags": {}, "metrics": {}} for i in run_ids
     }
-    for ns, run_id, key, value in zip(
-        details["ns"], details["run_id"], details["key"], details["value"], strict=True
+    for ns, run_id, key, value, number in zip(
+        details["ns"],
+        details["run_id"],
+        details["key"],
+        details["value"],
+        details["number"],
+        strict=True,
     ):
-        extra[run_id][ns][key] = float(value) if ns == "metrics" else value
-    return [_run_from_row(row, extra[row["run_id"]]) for row in runs.to_pylist()]
+        extra[run_id][ns][key] = number if ns == "metrics" else value
+    return [_run_from_row(rows[i], extra[i]) for i in run_ids if i in rows]
 
 
 def key_value_statements(table: str, run_id: str, items: Mapping[str, object]) -> list[Statement]:
