@@ -46,10 +46,12 @@ main()
 """
 
 # Ray's and Python's log lines, never Workbench's: "(ServeController pid=12) INFO ...",
-# "2026-12-02 10:00:00,123 INFO worker.py:1234 -- ...", a traceback.
+# "2026-12-02 10:00:00,123 INFO worker.py:1234 -- ...", Ray's C++ log lines
+# "[2026-12-02 00:45:54,289 W 10958 10958] gcs_client.cc:210: ...", a traceback.
 FOREIGN = re.compile(
     r"^\s*\(\w[\w:.-]* pid=\d+|\b(INFO|WARNING|WARN|DEBUG|ERROR)\b.*\w+\.py:\d+"
-    r"|^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d|Traceback \(most recent call last\)"
+    r"|^\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d|\w+\.(py|cc|h):\d+:"
+    r"|Traceback \(most recent call last\)"
 )
 
 SERVICES = {
