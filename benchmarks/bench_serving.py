@@ -10,7 +10,7 @@
   against the model's own predictions), warm-up, `taskset -c 1 wrk -t1 -c1` (p50/p99) and
   `-c32` (requests/s), the probe again. wrk's Lua script counts non-2xx answers and bodies
   that differ from the probed one; a server with any error or a failed probe scores 0
-  requests/s for that run. --repeats runs (a fresh cluster each), one JSON per run.
+  requests/s for that run. --repeats runs (the Serve sides on one cluster), one JSON per run.
 --part releases (item 4): see serving_releases.py.
 
     flock /tmp/bench.lock python benchmarks/bench_serving.py --part peers \
@@ -97,11 +97,12 @@ def measure(server: str, model: BenchModel, url: str, headers: dict[str, str],
     return row
 
 
-def peers_run(home: Path, models: dict[str, BenchModel], args: argparse.Namespace
-              ) -> list[dict[str, Any]]:  # fmt: skip
-    """One repeat: the Serve sides on a fresh cluster, then uvicorn and mlflow alone."""
+def peers_runs(home: Path, models: dict[str, BenchModel], args: argparse.Namespace
+               ) -> list[list[dict[str, Any]]]:  # fmt: skip
+    """Each repeat's rows: the Serve sides on one cluster (deploying takes minutes on a busy
+    machine), repeat after repeat; then uvicorn and mlflow alone, a fresh process each time."""
     forest, lr = models["forest"], models["lr"]
-    rows = []
+    runs: list[list[dict[str, Any]]] = [[] for _ in range(args.repeats)]
     cli(home, "cluster", "up", "--cpus", "2")
     try:
         wb_forest = deploy(home, "fraud:1")
@@ -109,20 +110,27 @@ def peers_run(home: Path, models: dict[str, BenchModel], args: argparse.Namespac
         bare = bare_serve(home, {"forest": (forest.model_dir, 32, 0.001),
                                  "lr": (lr.model_dir, 1, 0.0)})  # fmt: skip
         time.sleep(args.settle)  # a fresh cluster's agents keep a core busy for a while
-        rows.append(measure("bare ray serve", forest, bare["forest"], JSON_HEADERS, args.seconds))
-        rows.append(measure("workbench", forest, *wb_forest, args.seconds))
-        rows.append(measure("bare ray serve", lr, bare["lr"], JSON_HEADERS, args.seconds))
-        rows.append(measure("workbench", lr, *wb_lr, args.seconds))
+        for rows in runs:
+            rows.append(
+                measure("bare ray serve", forest, bare["forest"], JSON_HEADERS, args.seconds)
+            )
+            rows.append(measure("workbench", forest, *wb_forest, args.seconds))
+            rows.append(measure("bare ray serve", lr, bare["lr"], JSON_HEADERS, args.seconds))
+            rows.append(measure("workbench", lr, *wb_lr, args.seconds))
     finally:
         cli(home, "cluster", "down")
-    for server, starter in (("uvicorn", uvicorn_server), ("mlflow models serve", mlflow_server)):
-        for model in (forest, lr):
-            process, url = starter(model.model_dir)
-            try:
-                rows.append(measure(server, model, url, JSON_HEADERS, args.seconds))
-            finally:
-                stop_process(process)
-    return rows
+    for rows in runs:
+        for server, starter in (
+            ("uvicorn", uvicorn_server),
+            ("mlflow models serve", mlflow_server),
+        ):
+            for model in (forest, lr):
+                process, url = starter(model.model_dir)
+                try:
+                    rows.append(measure(server, model, url, JSON_HEADERS, args.seconds))
+                finally:
+                    stop_process(process)
+    return runs
 
 
 def summarise(runs: list[list[dict[str, Any]]]) -> dict[str, Any]:
@@ -219,13 +227,12 @@ def main() -> None:
             if args.out:
                 (args.out / "releases.json").write_text(json.dumps(document, indent=2))
             return
-        runs = []
-        for index in range(1, args.repeats + 1):
-            started = provenance()
-            runs.append(peers_run(home, models, args))
+        started = provenance()
+        runs = peers_runs(home, models, args)
+        for index, rows in enumerate(runs, start=1):
             if args.out:
                 document = {**started, "run": index, "trees": args.trees, "seconds": args.seconds,
-                            "load_avg_end": load_average(), "rows": runs[-1]}  # fmt: skip
+                            "load_avg_end": load_average(), "rows": rows}  # fmt: skip
                 (args.out / f"peers-run{index}.json").write_text(json.dumps(document, indent=2))
         summary = summarise(runs)
         print_summary(summary)
