@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 import sys
+import threading
 import traceback
 import uuid
 from dataclasses import asdict, dataclass, replace
@@ -114,10 +116,19 @@ def run_torch(
             checkpoint_config=CheckpointConfig(num_to_keep=2),
         ),
     )
+    sigint = signal.getsignal(signal.SIGINT)
     try:
         trainer.fit()
+        return
     except Exception as error:  # Ray Train wraps worker errors in several types
-        raise _step_failed(context.step, error) from None
+        failed = _step_failed(context.step, error)
+    finally:
+        # fit() leaves its SIGINT handler installed, and the handler holds the train
+        # controller's handle: the controller actor would outlive the step in this process.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, sigint)
+    # Raised outside the handler: Ray's error, whose frames hold that handle too, is dropped.
+    raise failed
 
 
 def latest_checkpoint(storage_dir: Path) -> Path | None:
@@ -143,6 +154,9 @@ def _torch_entry(config: dict[str, Any]) -> None:
 
 
 def _step_failed(step: str, error: BaseException) -> StepFailed:
+    failures = getattr(error, "worker_failures", None)
+    if failures:  # Ray Train's WorkerGroupError: the lowest failing rank's own error
+        error = failures[min(failures)]
     cause = getattr(error, "cause", None) or error
     trace = getattr(error, "traceback_str", None) or "".join(
         traceback.format_exception(type(error), error, error.__traceback__)
