@@ -170,9 +170,9 @@ def stop(settings: Settings, name: str, reason: str | None = None) -> Deployment
     `reason` goes in the audit row (default: `deployments stop`)."""
     spec = _current(settings, name, running_only=False)
     if _cluster_alive(settings):
+        _cluster(settings)  # first: this home's cluster, never one Ray would find on its own
         from workbench.serving import ray_app
 
-        _cluster(settings)  # connect to this home's cluster, never one Ray finds on its own
         ray_app.delete(name)
     _token_file(settings, name, create=False).unlink(missing_ok=True)
     with open_catalogue(settings) as catalogue:
@@ -233,9 +233,9 @@ def show(settings: Settings, name: str, window_minutes: int = 60) -> DeploymentV
     found = as_seen(found, live_since)
     live = None
     if found.status == "running":
+        _cluster(settings)  # first: this home's cluster, never one Ray would find on its own
         from workbench.serving import ray_app
 
-        _cluster(settings)  # this home's cluster, never one Ray would find on its own
         live = ray_app.application_status(name)
     return DeploymentView(found, window_minutes, stats, live)
 
