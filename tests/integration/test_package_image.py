@@ -76,12 +76,16 @@ def fraud(
         docker_engine.images.get(BASE)
     except Exception:  # docker.errors.ImageNotFound, without importing docker here
         require_engine(f"base image {BASE} is missing; .ci/engines.sh builds it")
-    dangling = {image.id for image in docker_engine.images.list(filters={"dangling": True})}
+    dangling = _dangling(docker_engine)
     yield Fraud(tmp_path_factory.mktemp("package"))
     # Builds keep their builder stage and a failed build's steps as cache: drop ours.
-    for image in docker_engine.images.list(filters={"dangling": True}):
-        if image.id not in dangling:
-            remover.images.remove(image.id, force=True)
+    for image_id in _dangling(docker_engine) - dangling:
+        remover.images.remove(image_id, force=True)
+
+
+def _dangling(docker_engine: Any) -> set[str]:
+    """Ids only: listing Image objects inspects each, racing whoever removes one meanwhile."""
+    return set(docker_engine.api.images(filters={"dangling": True}, quiet=True))
 
 
 @pytest.fixture(scope="module")
