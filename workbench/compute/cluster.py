@@ -63,7 +63,10 @@ def cluster_up(
         "--ray-client-server-port", str(free_port()),
     ]  # fmt: skip
     # Token auth on; and a stopped Ray job (runs cancel) gets 15 s, not 3, to record itself.
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_JOB_STOP_WAIT_TIME_S": "15"}
+    # No Prometheus exporter: Workbench samples its own telemetry, and Ray's exporter would
+    # listen on every interface without the token.
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_JOB_STOP_WAIT_TIME_S": "15",
+           "RAY_enable_metrics_collection": "0"}  # fmt: skip
     ingress, serve_env = serve_ingress_env(settings)
     env.update(serve_env)
     serve_port = 8000 if port_free(8000) else free_port()
@@ -173,6 +176,10 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
                 num_cpus=embedded_cpus or os.cpu_count() or 1,
                 namespace=RAY_NAMESPACE,
                 include_dashboard=False,
+                # A loopback node IP keeps Ray's own pages (autoscaler, dashboard metrics) on
+                # 127.0.0.1, and no metrics exporter listens on every interface.
+                _node_ip_address="127.0.0.1",
+                _system_config={"enable_metrics_collection": False},
                 **quiet,
             )
     return describe(profile)
