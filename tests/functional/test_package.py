@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib.metadata import version
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from workbench.artifacts.manifest import verify_manifest, write_manifest
+from workbench.artifacts.manifest import digest_path, verify_manifest, write_manifest
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.catalogue.models import ModelLedger
@@ -43,8 +44,9 @@ def fraud(settings: Settings, tmp_path: Path) -> Path:
         run_id = cat.create_run("fraud")
         cat.log_metric(run_id, "auc", 0.93)
         cat.finish_run(run_id)
-        ModelLedger(cat).register("fraud", run_id=run_id, uri=str(model), sha256="0" * 64,
-                                    flavor="sklearn", signature=None, gate={"passed": True})  # fmt: skip
+        ModelLedger(cat).register("fraud", run_id=run_id, uri=str(model),
+                                  sha256=digest_path(model)[0], flavor="sklearn",
+                                  signature=None, gate={"passed": True})  # fmt: skip
     return model
 
 
@@ -129,10 +131,18 @@ def test_no_engine_suggests_context_only_and_audits_the_attempt(
         assert result.stdout == ""
 
 
-def test_a_credential_in_the_model_is_refused(fraud: Path, tmp_path: Path) -> None:
-    (fraud / "auth_token").write_text("s3cr3t")
-    write_manifest(fraud)  # registered that way: the manifest vouches for it, we still refuse
-    result = _invoke("package", "build", "fraud:1", "--context-only", str(tmp_path / "ctx"))
+def test_a_credential_in_the_model_is_refused(
+    fraud: Path, settings: Settings, tmp_path: Path
+) -> None:
+    leaky = tmp_path / "leaky"
+    shutil.copytree(fraud, leaky)
+    (leaky / "auth_token").write_text("s3cr3t")
+    write_manifest(leaky)  # registered that way: manifest and digest vouch for it, still refused
+    with Catalogue(DuckDBBackend(settings.catalogue_path)) as cat:
+        ModelLedger(cat).register("fraud", run_id=cat.create_run("fraud"), uri=str(leaky),
+                                  sha256=digest_path(leaky)[0], flavor="sklearn",
+                                  signature=None, gate={"passed": True})  # fmt: skip
+    result = _invoke("package", "build", "fraud:2", "--context-only", str(tmp_path / "ctx"))
     assert result.exit_code == 1
     assert "refusing to package auth_token" in _one_error(result)
     assert not (tmp_path / "ctx").exists()

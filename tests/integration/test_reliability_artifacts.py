@@ -74,15 +74,7 @@ def _refusals(home: Path, tmp_path: Path) -> dict[str, str]:
     "tamper",
     [
         _tamper_weights,
-        pytest.param(
-            _tamper_and_rewrite_manifest,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="serve and package check the artifact's own manifest, not the sha256 "
-                "recorded at registration (services/serve.py, services/package.py: issue 13 "
-                "item 11f)",
-            ),
-        ),
+        _tamper_and_rewrite_manifest,
     ],
 )
 def test_a_tampered_imported_model_is_refused_at_serve_and_package(

@@ -20,7 +20,7 @@ from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.catalogue.models import ModelLedger
 from workbench.core.settings import load_settings
-from workbench.services.lineage import digest_path
+from workbench.artifacts.manifest import digest_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

@@ -52,6 +52,37 @@ def verify_manifest(directory: Path) -> None:
             )
 
 
+def digest_path(path: Path) -> tuple[str, int]:
+    """sha256 over a file or a directory tree (names and contents), and its size in bytes."""
+    digest = hashlib.sha256()
+    size = 0
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        relative = file.name if file == path else file.relative_to(path).as_posix()
+        digest.update(relative.encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+        digest.update(b"\0")
+    return digest.hexdigest(), size
+
+
+def verify_registered(directory: Path, sha256: str) -> None:
+    """Refuse an artifact unless its manifest holds and its tree has the registered sha256.
+
+    The manifest alone travels with the files, so whoever changes a file can rewrite it
+    too; the sha256 the catalogue recorded at registration cannot be changed with them.
+    """
+    verify_manifest(directory)
+    if digest_path(directory)[0] != sha256:
+        raise TamperedArtifactError(
+            f"{directory} does not match the checksum recorded at registration "
+            f"(sha256 {sha256[:12]}...)",
+            "its files or its manifest changed after it was registered; refusing to load it",
+        )
+
+
 def _files(directory: Path) -> list[str]:
     root = directory.resolve()
     found = []

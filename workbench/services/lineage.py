@@ -52,22 +52,6 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def digest_path(path: Path) -> tuple[str, int]:
-    """sha256 over a file or a directory tree (names and contents), and its size in bytes."""
-    digest = hashlib.sha256()
-    size = 0
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        relative = file.name if file == path else file.relative_to(path).as_posix()
-        digest.update(relative.encode() + b"\0")
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-                size += len(block)
-        digest.update(b"\0")
-    return digest.hexdigest(), size
-
-
 def code_digest(project_dir: Path, function: str) -> str:
     """sha256 of the Python sources of the package that holds a step's function."""
     package = function.partition(":")[0].split(".")[0]

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from workbench.artifacts.manifest import verify_registered
 from workbench.catalogue.catalogue import Catalogue
 from workbench.catalogue.models import ModelLedger
 from workbench.core.entities import Run
@@ -117,6 +118,8 @@ def image_spec(settings: Settings, request: BuildRequest) -> tuple[ImageSpec, Pa
         base_image=request.base_image,
         runtime=(*RUNTIME_REQUIREMENTS, PYFUNC_LOADER),
     )
+    if found.sha256:  # the manifest travels with the files; the registered digest does not
+        verify_registered(Path(found.uri), found.sha256)
     return spec, Path(found.uri)
 
 

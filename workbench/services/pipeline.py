@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from workbench.artifacts.manifest import write_manifest
+from workbench.artifacts.manifest import digest_path, write_manifest
 from workbench.artifacts.safe_paths import safe_join
 from workbench.catalogue import Catalogue
 from workbench.catalogue.models import ModelLedger
@@ -40,7 +40,7 @@ from workbench.core.version import __version__
 from workbench.owner import open_catalogue
 from workbench.services.drift import store_reference
 from workbench.services.driver import driver_info, heartbeat
-from workbench.services.lineage import code_digest, collect_lineage, digest_path
+from workbench.services.lineage import code_digest, collect_lineage
 
 RESUMABLE = {RunStatus.CRASHED, RunStatus.FAILED, RunStatus.CANCELLED}
 

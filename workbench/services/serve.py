@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from workbench.artifacts.manifest import verify_manifest
+from workbench.artifacts.manifest import verify_manifest, verify_registered
 from workbench.catalogue.deployments import DeploymentLedger
 from workbench.catalogue.models import ModelLedger
 from workbench.core.deployments import (
@@ -313,7 +313,12 @@ def _current(settings: Settings, name: str, running_only: bool = True) -> Deploy
 
 def _resolve_verified(ledger: ModelLedger, text: str) -> ModelVersion:
     found = ledger.resolve(ModelRef.parse(text))
-    verify_manifest(Path(found.uri))  # refuse a tampered artifact here, before any replica
+    # Refuse a tampered artifact here, before any replica: against its manifest, and against
+    # the sha256 recorded at registration (whoever changes the files can rewrite the manifest).
+    if found.sha256:
+        verify_registered(Path(found.uri), found.sha256)
+    else:
+        verify_manifest(Path(found.uri))
     return found
 
 
