@@ -316,7 +316,8 @@ def plain_sweep(storage: Path, s: Scale, seed: int, trials: int, data: dict[str,
     trial = tune.with_parameters(plain_trial, params=params, data=data, storage=str(storage))
     started = time.perf_counter()
     grid = tune.Tuner(
-        tune.with_resources(trial, {"cpu": 0.01}),  # as Workbench's: the trainer asks for CPUs
+        # As Workbench's trials: no CPU held by the trial (the trainer asks for every CPU).
+        tune.with_resources(trial, tune.PlacementGroupFactory([{}, {"memory": 1}])),
         param_space={"lr": tune.loguniform(*LR_SPACE)},
         tune_config=tune.TuneConfig(num_samples=trials, max_concurrent_trials=1,
                                     search_alg=BasicVariantGenerator(random_state=seed,

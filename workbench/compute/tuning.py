@@ -49,8 +49,7 @@ def run_trials(
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    # A trial only drives its run; the steps it launches ask Ray for the real CPUs.
-    trainable = tune.with_resources(tune.with_parameters(trial, **constants), {"cpu": 0.01})
+    trainable = tune.with_resources(tune.with_parameters(trial, **constants), driver_resources())
     tuner = tune.Tuner(
         trainable,
         param_space=tune_space(space),
@@ -72,6 +71,17 @@ def run_trials(
             payload = (result.metrics or {}).get(RESULT_KEY)
             results.append({"config": result.config, **json.loads(payload or "{}")})
     return results
+
+
+def driver_resources() -> Any:
+    """What a trial holds: no CPU, since it only drives its run and its steps ask for CPUs.
+
+    Even 0.01 CPU deadlocks a trial whose training needs every CPU (2 workers on 2 CPUs wait
+    forever for the last one). Tune wants one non-empty bundle: one byte of memory it is.
+    """
+    from ray import tune
+
+    return tune.PlacementGroupFactory([{}, {"memory": 1}])
 
 
 def report(result: dict[str, Any]) -> None:
