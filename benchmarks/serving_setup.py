@@ -110,8 +110,8 @@ def _train_lr(forest_work: Path, target: Path) -> Path:
 
 def _register(catalogue: Any, name: str, model_dir: Path) -> int:
     """Register `model_dir` as the next version of `name` whose gate passed."""
-    from workbench.catalogue.models import ModelLedger
     from workbench.artifacts.manifest import digest_path
+    from workbench.catalogue.models import ModelLedger
     from workbench.services.pipeline import _signature
 
     run_id = catalogue.create_run(name)

@@ -15,12 +15,11 @@ import requests
 
 from tests.conftest import run_cli
 from tests.fixtures.waiting import wait_until
-from workbench.artifacts.manifest import write_manifest
+from workbench.artifacts.manifest import digest_path, write_manifest
 from workbench.catalogue import Catalogue
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.catalogue.models import ModelLedger
 from workbench.core.settings import load_settings
-from workbench.artifacts.manifest import digest_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
