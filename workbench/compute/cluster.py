@@ -158,11 +158,6 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
             )
         # Before importing Ray: it reads the auth mode once, when it loads its config.
         os.environ["RAY_AUTH_MODE"] = "token"
-    else:
-        # An embedded Ray serves this machine only. Ray reads this when it is imported: with
-        # it off, the node takes 127.0.0.1, and so do the pages that bind the node's address
-        # (the autoscaler's and the dashboard's metrics); otherwise the outside address.
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray  # deferred: commands that read the catalogue must not pay for Ray
 
     if not ray.is_initialized():
@@ -181,7 +176,9 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
                 num_cpus=embedded_cpus or os.cpu_count() or 1,
                 namespace=RAY_NAMESPACE,
                 include_dashboard=False,
-                # No metrics exporter (it would listen on every interface).
+                # A loopback node IP keeps Ray's own pages (autoscaler, dashboard metrics) on
+                # 127.0.0.1, and no metrics exporter listens on every interface.
+                _node_ip_address="127.0.0.1",
                 _system_config={"enable_metrics_collection": False},
                 **quiet,
             )
