@@ -176,9 +176,7 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
                 num_cpus=embedded_cpus or os.cpu_count() or 1,
                 namespace=RAY_NAMESPACE,
                 include_dashboard=False,
-                # A loopback node IP keeps Ray's own pages (autoscaler, dashboard metrics) on
-                # 127.0.0.1, and no metrics exporter listens on every interface.
-                _node_ip_address="127.0.0.1",
+                # No metrics exporter: it would listen on every interface without the token.
                 _system_config={"enable_metrics_collection": False},
                 **quiet,
             )
