@@ -4,7 +4,9 @@ one the automatic text stays (the behaviour before --reason existed)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import socket
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from click.testing import CliRunner
 
 from tests.tui.catalogue_fixture import build_fixed_catalogue
 from workbench.cli.main import cli
+from workbench.compute.profile import ClusterProfile, write_profile
 from workbench.core.deployments import Deployment, DeploymentSpec
 from workbench.core.settings import Settings, load_settings
 from workbench.services import serve
@@ -83,3 +86,29 @@ def test_a_running_deployment_without_its_cluster_is_unreachable(fixed: Settings
     assert refused.exit_code == 2
     assert "deployment 'fraud' is unreachable (its Ray cluster is down" in refused.output
     assert refused.exception is None or isinstance(refused.exception, SystemExit)
+
+
+def test_cluster_down_after_a_head_crash_keeps_its_deployments_unreachable(
+    fixed: Settings, tmp_path: Path
+) -> None:
+    """A killed head's process group can linger (processes not reaped yet) while its control
+    store is gone: `cluster down` must not record as stopped what the crash already took."""
+    lingering = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    with socket.socket() as closed:  # a port nothing listens on: the dead head's GCS
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    write_profile(fixed, ClusterProfile(
+        address=f"127.0.0.1:{port}", dashboard_url="", process_group=lingering.pid, cpus=2,
+        gpus=0, started_at=datetime.now(UTC).isoformat(),
+    ))  # fmt: skip
+    try:
+        result = CliRunner().invoke(cli, ["cluster", "down"])
+        assert result.exit_code == 0, result.output
+        assert lingering.wait(timeout=10) != 0  # the leftovers were killed all the same
+    finally:
+        lingering.kill()
+    listed = CliRunner().invoke(cli, ["deployments", "ls", "--json"])
+    assert [(d["name"], d["status"]) for d in json.loads(listed.output)] == [
+        ("fraud", "unreachable")
+    ]
+    assert audit_trail(fixed, limit=1)[0].action != "deployment.stop"

@@ -114,19 +114,29 @@ def is_alive(profile: ClusterProfile) -> bool:
     return _group_alive(profile.process_group)
 
 
-def serving_since(settings: Settings) -> datetime | None:
-    """When the live local head started (naive UTC), or None when none answers.
+def answers(profile: ClusterProfile) -> bool:
+    """True when the head's process group exists and its control store (GCS) takes a connection.
 
-    Deployments recorded before that belonged to an earlier cluster, gone with its head.
-    Reads the profile and probes the head's GCS port: no Ray import, a few milliseconds.
+    A killed head can leave its group behind for a while (processes not reaped yet), so the
+    group alone does not say the head still runs. No Ray import, a few milliseconds.
     """
-    profile = read_profile(settings)
-    if profile is None or not is_alive(profile):
-        return None
+    if not is_alive(profile):
+        return False
     host, _, port = profile.address.rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=0.5).close()
     except OSError:  # the head's processes linger but its control store is gone
+        return False
+    return True
+
+
+def serving_since(settings: Settings) -> datetime | None:
+    """When the live local head started (naive UTC), or None when none answers.
+
+    Deployments recorded before that belonged to an earlier cluster, gone with its head.
+    """
+    profile = read_profile(settings)
+    if profile is None or not answers(profile):
         return None
     return datetime.fromisoformat(profile.started_at).astimezone(UTC).replace(tzinfo=None)
 

@@ -104,10 +104,11 @@ def start_samplers(settings: Settings) -> None:
 def down(settings: Settings) -> ClusterProfile | None:
     """Stop the local head and forget it; what was stopped, or None when nothing was up.
 
-    Its deployments go with it, so they are recorded stopped first (through the owner).
+    Its deployments go with it, so they are recorded stopped first (through the owner). A head
+    that no longer answers took them down already: they stay as seen (unreachable).
     """
     profile = read_profile(settings)
-    if profile is not None and head.is_alive(profile):
+    if profile is not None and head.answers(profile):
         from workbench.services.serve import stop_all  # deferred: only a live head needs it
 
         stop_all(settings, reason="cluster down")
