@@ -143,4 +143,10 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="workbench")
+    try:
+        cli(prog_name="workbench")
+    finally:
+        if "ray" in sys.modules:  # only a command that loaded Ray can have joined it
+            from workbench.services.cluster import disconnect
+
+            disconnect()

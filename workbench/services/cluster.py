@@ -115,6 +115,11 @@ def down(settings: Settings) -> ClusterProfile | None:
     return head.cluster_down(settings)
 
 
+def disconnect() -> None:
+    """Leave Ray now if this process joined it (a command's last step; see `head.disconnect`)."""
+    head.disconnect()
+
+
 def status(settings: Settings) -> ClusterStatus:
     """The saved head and whether it is up; a live one is connected to for nodes and resources."""
     profile = read_profile(settings)

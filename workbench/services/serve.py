@@ -171,9 +171,9 @@ def stop(settings: Settings, name: str, reason: str | None = None) -> Deployment
     spec = _current(settings, name, running_only=False)
     if _cluster_alive(settings):
         _cluster(settings)  # first: this home's cluster, never one Ray would find on its own
-        from workbench.serving import ray_app
+        from workbench.serving import agent
 
-        ray_app.delete(name)
+        agent.delete(name)
     _token_file(settings, name, create=False).unlink(missing_ok=True)
     with open_catalogue(settings) as catalogue:
         DeploymentLedger(catalogue).set_status(
@@ -234,9 +234,9 @@ def show(settings: Settings, name: str, window_minutes: int = 60) -> DeploymentV
     live = None
     if found.status == "running":
         _cluster(settings)  # first: this home's cluster, never one Ray would find on its own
-        from workbench.serving import ray_app
+        from workbench.serving import agent
 
-        live = ray_app.application_status(name)
+        live = agent.application_status(name)
     return DeploymentView(found, window_minutes, stats, live)
 
 
@@ -259,20 +259,19 @@ def deployment_url(settings: Settings, name: str) -> str:
 def _apply(settings: Settings, spec: DeploymentSpec, *, action: str, reason: str) -> Deployment:
     """Deploy `spec`; on failure restore the deployment that served before and say why."""
     profile = _cluster(settings)
-    from workbench.serving import ray_app
+    from workbench.serving import agent  # Serve itself is loaded on the cluster, not here
 
     with open_catalogue(settings) as catalogue:
         ledger = DeploymentLedger(catalogue)
         before = ledger.get(spec.name)
-        ray_app.start_http(profile.serve_port)
         try:
-            ray_app.deploy(spec)
+            agent.deploy(spec, profile.serve_port)
         except Exception as error:  # Serve says which deployment failed; its status says why
-            why = _first_error_line(error, ray_app.application_status(spec.name)["message"])
+            why = _first_error_line(error, agent.application_status(spec.name)["message"])
             ledger.record(spec, "failed", action="deployment.failed", reason=why)
             restored = before is not None and before.status == "running"
             if before is not None and restored:
-                ray_app.deploy(before.spec)
+                agent.deploy(before.spec, profile.serve_port)
                 ledger.record(
                     before.spec,
                     "running",
@@ -280,7 +279,7 @@ def _apply(settings: Settings, spec: DeploymentSpec, *, action: str, reason: str
                     reason=f"new version failed to start; restored: {why}",
                 )
             else:
-                ray_app.delete(spec.name)
+                agent.delete(spec.name)
             kept = "the previous version keeps serving" if restored else "nothing was deployed"
             raise DeployFailed(f"{spec.name} failed to start: {why}", kept) from None
         ledger.record(spec, "running", action=action, reason=reason)
