@@ -106,13 +106,15 @@ class DeploymentHealth:
 def deployments_health(
     settings: Settings, now: datetime, *, window_minutes: int = 10, bucket_s: int = 10
 ) -> list[DeploymentHealth]:
-    """Every deployment with its statistics over the `window_minutes` before `now`."""
+    """Every deployment as it stands (see `as_seen`) with its statistics over the
+    `window_minutes` before `now`."""
     since = now - timedelta(minutes=window_minutes)
+    live_since = serving_since(settings)
     with open_catalogue(settings) as catalogue:
         ledger = DeploymentLedger(catalogue)
         return [
             DeploymentHealth(
-                deployment=found,
+                deployment=as_seen(found, live_since),
                 window_minutes=window_minutes,
                 stats=[VersionStats.from_row(row) for row in ledger.stats(found.name, since)],
                 buckets=ledger.request_buckets(

@@ -22,6 +22,7 @@ from workbench.core.settings import Settings
 from workbench.core.spec import load_spec
 from workbench.owner import open_catalogue
 from workbench.services.cluster import ClusterStatus, saved_status
+from workbench.services.deployment_view import as_seen, serving_since
 from workbench.services.drift_view import DriftAlert, drift_alerts
 from workbench.services.telemetry_view import NodeTrend, recent_trends
 
@@ -121,6 +122,7 @@ class Overview:
 def overview(settings: Settings, now: datetime) -> Overview:
     """Read the Overview; request windows end at `now` (naive UTC)."""
     cluster = saved_status(settings)
+    live_since = serving_since(settings)
     with open_catalogue(settings) as catalogue:
         activity = ActivityLedger(catalogue)
         active = activity.active_runs()
@@ -133,7 +135,9 @@ def overview(settings: Settings, now: datetime) -> Overview:
     return Overview(
         cluster=cluster,
         running=tuple(run_progress(run, counts.get(run.project, 0), now) for run in active),
-        deployments=tuple(_activity(d, windows.get(d.name)) for d in deployments),
+        deployments=tuple(
+            _activity(as_seen(d, live_since), windows.get(d.name)) for d in deployments
+        ),
         recent=tuple(recent),
         window_end=now,
         nodes=nodes,

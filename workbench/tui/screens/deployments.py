@@ -224,7 +224,7 @@ def _replicas(spec: DeploymentSpec) -> str:
 
 
 def _status(status: str) -> str:
-    colour = {"running": "green", "failed": "red"}.get(status, "dim")
+    colour = {"running": "green", "failed": "red", "unreachable": "yellow"}.get(status, "dim")
     return f"[{colour}]{status}[/]"
 
 
