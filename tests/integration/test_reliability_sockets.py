@@ -133,22 +133,11 @@ def _unguarded(roots: list[psutil.Process]) -> list[str]:
     return report
 
 
-# Known gap (issue 13, item 11 a): Ray's autoscaler and dashboard-head Prometheus pages bind
-# every interface unless the node's address is loopback, and Ray resolves 127.0.0.1 to the
-# outside address (a loopback node breaks clients that resolve it the other way). They
-# answer metrics only; any other unguarded socket fails the test.
-METRICS_PAGES = ("monitor.py", "dashboard.py")
-
-
 def _judge(unguarded: list[str]) -> None:
-    gaps = [
-        line for line in unguarded if any(page in line.split(" (pid")[0] for page in METRICS_PAGES)
-    ]
-    assert unguarded == gaps, "listening on every interface without the token:\n" + "\n".join(
-        unguarded
-    )
-    if gaps:
-        pytest.xfail(f"Ray's metrics pages on every interface: {gaps}")
+    """Nothing on another address answers without the token. Ray's autoscaler and
+    dashboard metrics pages used to (issue 13, item 11 a): `compute/loopback_site` keeps
+    them on 127.0.0.1 now."""
+    assert not unguarded, "listening on every interface without the token:\n" + "\n".join(unguarded)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from typing import Any
 from workbench.compute.errors import ClusterError
 from workbench.compute.gpus import gpu_count
 from workbench.compute.haproxy import haproxy_dir, serve_ingress_env, stop_haproxy
+from workbench.compute.loopback_site import FOLDER
 from workbench.compute.ports import free_port, port_free
 from workbench.compute.profile import ClusterProfile, forget_profile, read_profile, write_profile
 from workbench.core.errors import first_line
@@ -66,7 +67,7 @@ def cluster_up(
     # No Prometheus exporter: Workbench samples its own telemetry, and Ray's exporter would
     # listen on every interface without the token.
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_JOB_STOP_WAIT_TIME_S": "15",
-           "RAY_enable_metrics_collection": "0"}  # fmt: skip
+           "RAY_enable_metrics_collection": "0", "PYTHONPATH": loopback_pythonpath()}  # fmt: skip
     ingress, serve_env = serve_ingress_env(settings)
     env.update(serve_env)
     serve_port = 8000 if port_free(8000) else free_port()
@@ -101,6 +102,12 @@ def cluster_up(
     )
     write_profile(settings, profile)
     return profile
+
+
+def loopback_pythonpath() -> str:
+    """PYTHONPATH with `loopback_site` first: Ray's metrics pages then stay on 127.0.0.1."""
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != FOLDER]
+    return os.pathsep.join([FOLDER, *kept])
 
 
 def is_up(settings: Settings) -> bool:
@@ -181,6 +188,7 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
                     "is it up? `workbench cluster status`",
                 ) from None
         else:
+            os.environ["PYTHONPATH"] = loopback_pythonpath()  # for the processes Ray starts
             ray.init(
                 address="local",  # never attach to a stray cluster found in /tmp/ray
                 num_cpus=embedded_cpus or os.cpu_count() or 1,
