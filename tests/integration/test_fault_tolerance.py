@@ -18,7 +18,6 @@ import psutil
 import pytest
 
 from tests.conftest import run_cli
-from tests.fixtures.projects import Quiet
 from tests.fixtures.waiting import wait_until
 from workbench.core.entities import RunStatus
 from workbench.core.settings import Settings
@@ -32,6 +31,12 @@ MAINTENANCE = REPO / "sample_projects" / "predictive_maintenance"
 # Small enough for CI; 10 epochs (~0.8 s each on a warm cluster) so that a kill ~3 s after
 # epoch 1 reached the catalogue still lands mid-run (6 epochs raced it in a full-suite run).
 PARAMS = {"n_machines": "400", "epochs": "10", "batch_size": "32"}
+
+
+class Quiet:
+    def run_started(self, *args: object) -> None: ...
+    def step_started(self, *args: object) -> None: ...
+    def step_finished(self, *args: object) -> None: ...
 
 
 def _checkpoints(home: Path) -> list[Path]:

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.fixtures.projects import Quiet, write_project
+from tests.fixtures.projects import write_project
 from tests.fixtures.waiting import wait_until
 from workbench.core.errors import InvalidInputError
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue, stop_owner
-from workbench.services.pipeline import RunRequest, run_pipeline
 from workbench.services.sweep import SweepRequest, run_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -66,53 +65,6 @@ def test_sweep_runs_trials_as_child_runs_and_marks_the_best(env: Settings, tmp_p
             "SELECT count(*) AS n FROM pipeline_runs WHERE step = 'prepare' AND NOT cached"
         ).to_pylist()
     assert ran[0]["n"] <= 2  # two trials may start before either has cached it
-
-
-PID_STEPS = """
-import os
-from pathlib import Path
-
-from tinyproj.scored import evaluate, prepare, train  # noqa: F401 - the steps themselves
-
-PIDS = {pids!r}
-
-
-def _mark(ctx):
-    with Path(PIDS).open("a") as pids:
-        pids.write(f"{{ctx.step}} {{os.getpid()}}\\n")
-
-
-def marked(step):
-    def run(ctx):
-        _mark(ctx)
-        return step(ctx)
-    return run
-
-
-prepare, train, evaluate = marked(prepare), marked(train), marked(evaluate)
-"""
-
-
-def test_trials_reuse_warm_workers_and_a_run_gets_fresh_ones(env: Settings, tmp_path: Path) -> None:
-    """A sweep's task steps may share workers (imports done once, item 7 of issue 13); a plain
-    run's never do, so a long-lived driver cannot run stale project code."""
-    project = write_project(tmp_path / "proj")
-    package = project / "tinyproj"
-    (package / "steps.py").rename(package / "scored.py")
-    pids = tmp_path / "pids.txt"
-    (package / "steps.py").write_text(PID_STEPS.format(pids=str(pids)))
-
-    run_pipeline(env, RunRequest(project, overrides={"rows": "50"}), Quiet())
-    fresh = [line.split() for line in pids.read_text().splitlines()]
-    assert [step for step, _ in fresh] == ["prepare", "train", "evaluate"]
-    assert len({pid for _, pid in fresh}) == 3  # a worker of its own for each step
-
-    pids.unlink()
-    run_sweep(env, SweepRequest(project, {"scale": "uniform(0.1, 1.0)", "rows": "60"},
-                                trials=4, concurrency=1, seed=5))  # fmt: skip
-    warm = [line.split() for line in pids.read_text().splitlines()]
-    assert sum(step == "evaluate" for step, _ in warm) == 4
-    assert len({pid for _, pid in warm}) < len(warm)  # some worker took a second step
 
 
 def test_sweep_rejects_a_bad_space(env: Settings, tmp_path: Path) -> None:

@@ -52,18 +52,11 @@ def load_function(call: StepCall) -> Any:
     return getattr(module, attribute)
 
 
-def run_task(
-    call: StepCall, context: StepContext, *, num_cpus: float, num_gpus: float, fresh: bool = True
-) -> Any:
-    """Run a "task" step as one Ray task; its return value comes back.
-
-    `fresh`: in a worker of its own, which exits after it (the project's modules imported
-    anew). Otherwise a worker this Ray job used before may take it, its imports done: seconds
-    saved per step, for callers whose project code cannot change meanwhile (a sweep).
-    """
+def run_task(call: StepCall, context: StepContext, *, num_cpus: float, num_gpus: float) -> Any:
+    """Run a "task" step as one Ray task in a fresh worker; its return value comes back."""
     import ray
 
-    remote = ray.remote(max_calls=1 if fresh else 0, max_retries=0)(_task_entry).options(
+    remote = ray.remote(max_calls=1, max_retries=0)(_task_entry).options(
         num_cpus=num_cpus,
         num_gpus=num_gpus,
         # Outside any placement group: a sweep trial's tiny bundle must not capture the step.

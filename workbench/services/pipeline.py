@@ -78,10 +78,6 @@ class RunRequest:
     parent_run_id: str | None = None  # a sweep's trials are children of the sweep run
     register: bool = True  # trials are compared, not registered one by one
     alias: str | None = None  # pointed at the version this run registers (e.g. challenger)
-    warm_workers: bool = False
-    """Task steps may run in a worker that ran one before in this process's Ray job (its
-    imports done): a sweep's trials, which all run the same project code. Otherwise each
-    task step gets a fresh worker, so a long-lived driver never runs stale project code."""
 
 
 @dataclass
@@ -236,8 +232,7 @@ class _Driver:
                     outcome = self._reusable(key, step)
                     how = "cached"
                 if outcome is None:
-                    outcome = self._execute(project_dir, step, key, outputs,
-                                            warm=request.warm_workers)  # fmt: skip
+                    outcome = self._execute(project_dir, step, key, outputs)
                     how = "ran"
                 elif how == "cached":
                     self._record_reuse(step, key, outcome)
@@ -275,13 +270,7 @@ class _Driver:
         raise RunCancelled(f"run {self.run_id[:12]} cancelled", exit_code=130) from None
 
     def _execute(
-        self,
-        project_dir: Path,
-        step: StepSpec,
-        key: str,
-        outputs: dict[str, dict[str, str]],
-        *,
-        warm: bool,
+        self, project_dir: Path, step: StepSpec, key: str, outputs: dict[str, dict[str, str]]
     ) -> StepOutcome:
         run_dir = self.settings.run_dir(self.run_id)
         store = run_dir / "artifacts"
@@ -316,7 +305,7 @@ class _Driver:
             else:
                 # A distributed task only coordinates (joblib on Ray): its workers hold the CPUs.
                 cpus = 0.0 if step.distributed else self.resources.cpus_per_worker
-                returned = run_task(call, context, num_cpus=cpus, num_gpus=0, fresh=not warm)
+                returned = run_task(call, context, num_cpus=cpus, num_gpus=0)
         except StepFailed as failure:
             self.ledger.step_finished(self.run_id, step.name, self.attempt, status="failed",
                                       cache_key=key, error=failure.message)  # fmt: skip

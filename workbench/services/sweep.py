@@ -152,7 +152,8 @@ def _trial(
     from workbench.services.pipeline import RunRequest, run_pipeline
 
     overrides = {**fixed, **{k: str(v) for k, v in config.items()}}
-    request = RunRequest(Path(project_dir), overrides=overrides, parent_run_id=parent_run_id,
-                         register=False, warm_workers=True)  # fmt: skip
+    request = RunRequest(
+        Path(project_dir), overrides=overrides, parent_run_id=parent_run_id, register=False
+    )
     outcome = run_pipeline(load_settings(home), request, _Silent())
     report({"run_id": outcome.run_id, "metrics": outcome.metrics})
