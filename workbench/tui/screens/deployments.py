@@ -27,7 +27,7 @@ from workbench.tui.widgets.topbar import TopBar
 WINDOW_MINUTES = 10
 BUCKET_S = 10
 # (header, width): fixed widths, so a header never lags behind rows that widen a column.
-_DEPLOYMENT_COLUMNS = (("NAME", 14), ("STATUS", 8), ("VERSIONS", 38), ("REPLICAS", 8), ("URL", 34))
+_DEPLOYMENT_COLUMNS = (("NAME", 14), ("STATUS", 11), ("VERSIONS", 35), ("REPLICAS", 8), ("URL", 34))
 _VERSION_COLUMNS = (("VERSION", 7), ("ROLE", 7), ("TRAFFIC", 7), ("SERVED", 6), ("REQUESTS", 8),
                     ("QPS", 6), ("P50 MS", 6), ("P95 MS", 6), ("P99 MS", 6), ("5XX", 6),
                     ("4XX", 4))  # fmt: skip
