@@ -19,10 +19,16 @@ from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.core.settings import Settings, load_settings
 
 
-def run_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`workbench ARGS` in a subprocess with its own WORKBENCH_HOME and no inherited Ray env."""
+def cli_env(home: Path) -> dict[str, str]:
+    """The environment of a `workbench` subprocess: its own WORKBENCH_HOME, no inherited Ray env."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env["WORKBENCH_HOME"] = str(home)
+    return env
+
+
+def run_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`workbench ARGS` in a subprocess with its own WORKBENCH_HOME and no inherited Ray env."""
+    env = cli_env(home)
     return subprocess.run(
         [sys.executable, "-m", "workbench.cli", *args],
         capture_output=True, text=True, env=env, timeout=timeout, check=False,

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import cli_env, run_cli
 from tests.fixtures.models import register_fraud, train_fraud_model
 from tests.fixtures.projects import write_project
 from tests.fixtures.waiting import wait_until
@@ -191,8 +191,7 @@ def test_the_ray_a_run_embeds_listens_on_loopback_or_behind_the_token(
     with (project / "tinyproj" / "steps.py").open("a") as steps:
         steps.write(HELD_PREPARE)
     release = tmp_path / "release"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["WORKBENCH_HOME"] = str(home)
+    env = cli_env(home)
     run = subprocess.Popen([sys.executable, "-m", "workbench.cli", "run", str(project),
                             f"--param=fail_in={release}"], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip

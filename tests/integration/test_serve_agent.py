@@ -4,14 +4,13 @@ change from the CLI never loads Ray Serve itself, and a killed agent is made aga
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import cli_env, run_cli
 from tests.integration.test_serving_faults import _serve, cluster_home  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -39,8 +38,7 @@ def _primary(home: Path, name: str) -> int:
 
 def test_a_traffic_change_loads_no_serve_in_the_command(cluster_home: Path) -> None:  # noqa: F811
     _serve(cluster_home, "agent-imports")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["WORKBENCH_HOME"] = str(cluster_home)
+    env = cli_env(cluster_home)
     promoted = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "workbench.cli",
          "deployments", "promote", "agent-imports"],
@@ -56,8 +54,7 @@ def test_a_traffic_change_loads_no_serve_in_the_command(cluster_home: Path) -> N
 
 def test_a_killed_agent_is_made_again_by_the_next_change(cluster_home: Path) -> None:  # noqa: F811
     _serve(cluster_home, "agent-killed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["WORKBENCH_HOME"] = str(cluster_home)
+    env = cli_env(cluster_home)
     killed = subprocess.run([sys.executable, "-c", KILL_AGENTS], capture_output=True, text=True,
                             env=env, timeout=120, check=False)  # fmt: skip
     assert killed.returncode == 0, killed.stderr[-3000:]

@@ -207,9 +207,10 @@ def disconnect() -> None:
     Ray's exit hook does the same but sleeps half a second first, for log lines a command
     never prints (`log_to_driver` is off): a third of a traffic change from the CLI.
     """
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        ray.shutdown()
+    from workbench.owner.access import ray_connected  # deferred: only a command's last step
+
+    if ray_connected():
+        sys.modules["ray"].shutdown()
 
 
 def describe(profile: ClusterProfile | None = None) -> Connection:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -274,7 +275,7 @@ def _running(status: Any) -> bool:
     return _plain(status.status) == "RUNNING"
 
 
-def _wait(name: str, done: Any) -> None:
+def _wait(name: str, done: Callable[[Any], bool]) -> None:
     """Poll Serve's status of application `name` until `done(status or None)` holds.
 
     Unbounded, like `serve.run`: a version that never starts is Serve's to fail (its
