@@ -23,6 +23,7 @@ from workbench.services.pipeline import RunRequest, prepare
 
 # Right after `cluster up` the head's job agent may still be starting.
 SUBMIT_WAIT_S = 60.0
+CANCEL_POLL_S = 0.2
 
 
 def submit_detached(settings: Settings, request: RunRequest) -> dict[str, Any]:
@@ -95,19 +96,23 @@ def _submit(dashboard_url: str, entrypoint: str, run_id: str, settings: Settings
 
 
 def cancel_run(settings: Settings, ref: str, wait_s: float = 20.0) -> RunStatus:
-    """Stop a queued or running run and make sure it ends up `cancelled`."""
+    """Stop a queued or running run and make sure it ends up `cancelled`.
+
+    A run shows `running` a moment before its driver records who it is: until that record
+    appears the signal waits for it, so a cancel sent at once is not lost.
+    """
     with open_catalogue(settings) as catalogue:
         run = catalogue.get_run(ref)
         if run.status.terminal:
             raise InvalidInputError(f"run {run.run_id[:12]} is already {run.status}")
         ledger = PipelineLedger(catalogue)
-        driver = ledger.driver(run.run_id)
-        _signal_driver(settings, driver)
         deadline = time.monotonic() + wait_s
+        signalled = False
         while time.monotonic() < deadline:
+            signalled = signalled or _signal_driver(settings, ledger.driver(run.run_id))
             if catalogue.get_run(run.run_id).status.terminal:
                 break
-            time.sleep(0.5)
+            time.sleep(CANCEL_POLL_S)
         status = catalogue.get_run(run.run_id).status
         if not status.terminal:  # the driver is gone or deaf: record the cancellation ourselves
             ledger.close_open_steps(run.run_id, "cancelled")
@@ -116,7 +121,8 @@ def cancel_run(settings: Settings, ref: str, wait_s: float = 20.0) -> RunStatus:
         return status
 
 
-def _signal_driver(settings: Settings, driver: dict[str, Any]) -> None:
+def _signal_driver(settings: Settings, driver: dict[str, Any]) -> bool:
+    """Ask the run's driver to stop; False while there is no driver on record to ask."""
     job_id = driver.get("job_id")
     if job_id:
         profile = read_profile(settings)
@@ -126,10 +132,12 @@ def _signal_driver(settings: Settings, driver: dict[str, Any]) -> None:
 
         cluster.connect(settings)
         JobSubmissionClient(profile.dashboard_url).stop_job(job_id)
-        return
+        return True
     pid = driver.get("pid")
-    if pid and driver.get("host") == socket.gethostname():
-        try:
-            os.kill(int(pid), signal.SIGTERM)
-        except ProcessLookupError:
-            pass  # already gone: the caller records the cancellation
+    if not pid or driver.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), signal.SIGTERM)
+    except ProcessLookupError:
+        pass  # already gone: the caller records the cancellation
+    return True

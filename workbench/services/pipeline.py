@@ -149,11 +149,12 @@ def run_pipeline(settings: Settings, request: RunRequest, events: PipelineEvents
     try:
         ledger = PipelineLedger(catalogue)
         run_id, attempt = _open_run(catalogue, ledger, spec, params, request, connection)
-        ledger.set_driver(run_id, driver_info())
-        events.run_started(run_id, spec, attempt)
-        driver = _Driver(settings, catalogue, ledger, spec, params, resources, run_id, attempt)
-        with heartbeat(settings, run_id), _cancellable():
-            return driver.run(request, events)
+        with _cancellable():  # before the driver is on record: a cancel may follow at once
+            ledger.set_driver(run_id, driver_info())
+            events.run_started(run_id, spec, attempt)
+            driver = _Driver(settings, catalogue, ledger, spec, params, resources, run_id, attempt)
+            with heartbeat(settings, run_id):
+                return driver.run(request, events)
     finally:
         catalogue.close()
 
@@ -242,6 +243,8 @@ class _Driver:
                     self._fingerprint(step, outputs)
                 self.result.steps[step.name] = how
                 events.step_finished(step, how, time.monotonic() - started)
+                if _CancelSignal.requested:  # a SIGTERM whose exception something swallowed
+                    raise RunCancelled("cancelled by SIGTERM", exit_code=130)
             self._gate_and_register(outputs, allow_register=request.register, alias=request.alias)
         except (RunCancelled, KeyboardInterrupt):
             self._cancelled()
@@ -466,6 +469,7 @@ def _cancellable() -> Iterator[None]:
         _CancelSignal.requested = True
         raise RunCancelled("cancelled by SIGTERM", exit_code=130)
 
+    _CancelSignal.requested = False
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         yield
