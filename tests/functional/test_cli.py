@@ -126,6 +126,10 @@ def test_catalogue_sql_path_export_import(
     result = runner.invoke(cli, ["catalogue", "export", str(tmp_path / "dump"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tables"]["metrics"] == 93
+    assert "telemetry_nodes" not in json.loads(result.stdout)["tables"]
+    result = runner.invoke(cli, ["catalogue", "export", str(tmp_path / "all"), "--telemetry"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "all" / "telemetry_nodes.parquet").is_file()
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "elsewhere"))
     result = runner.invoke(cli, ["catalogue", "import", str(tmp_path / "dump")])
     assert result.exit_code == 0, result.output

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from workbench.catalogue import Catalogue, Statement
+from workbench.catalogue.catalogue import utcnow
 from workbench.catalogue.duckdb_backend import DuckDBBackend
-from workbench.catalogue.schema import TABLES
+from workbench.catalogue.run_resources import RunResourceLedger
+from workbench.catalogue.schema import TABLES, TELEMETRY_TABLES
+from workbench.catalogue.telemetry import TelemetryLedger
 from workbench.catalogue.transfer import export_catalogue, import_catalogue
 from workbench.core.errors import CatalogueError, CatalogueWriteError, InvalidInputError
+from workbench.core.telemetry import GpuProcess, GpuSample, NodeSample, ProcessUsage
 
 # One row for each table the API does not fill yet, so the round trip covers every column type.
 _ROWS = [
@@ -40,6 +45,8 @@ _ROWS = [
     "INSERT INTO pipeline_runs VALUES ('r1', 'train', 1, 'finished', false, 'k', now(), now(), NULL, "
     "'{\"model\": {}}', '{\"auc\": 0.9}')",
     "INSERT INTO audit_events VALUES (1, now(), 'alice', 'alias.move', 'fraud@champion', 'why', '{}')",
+    "INSERT INTO run_resources VALUES ('r1', now(), true, 120, 0.5, 0.25, 2000, 4000, 1.75)",
+    "INSERT INTO run_alerts VALUES ('r1', 'gpu_idle', 'node1', 'GPU-0', now(), now(), 'idle')",
 ]
 
 
@@ -101,3 +108,70 @@ def test_import_refuses_non_exports_and_newer_schemas(catalogue: Catalogue, tmp_
     manifest.write_text(json.dumps(data))
     with pytest.raises(CatalogueError, match="unknown to Workbench"):
         import_catalogue(catalogue, tmp_path / "e")
+
+
+def _telemetry(catalogue: Catalogue) -> None:
+    """Samples two hours old (compacted into minute aggregates) and fresh ones, with a run's
+    attributed CPU and GPU processes."""
+    now = utcnow()
+    samples = [
+        NodeSample(
+            ts=now - timedelta(seconds=ago),
+            node_id="node1",
+            hostname="host1",
+            cpu_percent=40.0,
+            cpu_per_core=(40.0, 40.0),
+            load_1m=1.0,
+            load_5m=1.0,
+            load_15m=1.0,
+            mem_used_bytes=10,
+            mem_total_bytes=20,
+            swap_used_bytes=0,
+            swap_total_bytes=0,
+            gpus=(GpuSample(0, "GPU-0", "H200", 55.0, 1, 2, processes=(GpuProcess(7, 1, "r1"),)),),
+            processes=(ProcessUsage(7, 90.0, 1000, run_id="r1"),),
+        )
+        for ago in (7200, 7201, 5, 4)
+    ]
+    TelemetryLedger(catalogue).append(samples)
+    RunResourceLedger(catalogue).append(samples)
+    catalogue.backend.sync()
+    TelemetryLedger(catalogue).compact(utcnow())
+
+
+def test_telemetry_travels_only_when_asked(catalogue: Catalogue, tmp_path: Path) -> None:
+    _fill(catalogue)
+    _telemetry(catalogue)
+    plain = export_catalogue(catalogue, tmp_path / "plain")
+    assert set(plain) == set(TABLES)
+    assert plain["run_resources"] == plain["run_alerts"] == 1
+    full = export_catalogue(catalogue, tmp_path / "full", telemetry=True)
+    assert set(full) == set(TABLES) | set(TELEMETRY_TABLES)
+    assert all(full[t] >= 1 for t in TELEMETRY_TABLES), full
+
+    for name, with_telemetry in (("plain", False), ("full", True)):
+        fresh = Catalogue(DuckDBBackend(tmp_path / f"{name}.duckdb"))
+        try:
+            import_catalogue(fresh, tmp_path / name)
+            for table in TELEMETRY_TABLES:
+                query = f"SELECT * FROM {table} ORDER BY ALL"
+                expected = catalogue.sql(query).to_pylist() if with_telemetry else []
+                assert fresh.sql(query).to_pylist() == expected, (name, table)
+        finally:
+            fresh.close()
+
+
+def test_an_export_from_before_run_resources_still_imports(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    _fill(catalogue)
+    export_catalogue(catalogue, tmp_path / "old")
+    for table in ("run_resources", "run_alerts"):  # what an older Workbench wrote
+        (tmp_path / "old" / f"{table}.parquet").unlink()
+    fresh = Catalogue(DuckDBBackend(tmp_path / "other.duckdb"))
+    try:
+        counts = import_catalogue(fresh, tmp_path / "old")
+        assert "run_resources" not in counts
+        assert fresh.sql("SELECT count(*) AS n FROM runs").to_pylist() == [{"n": 1}]
+    finally:
+        fresh.close()

@@ -439,21 +439,22 @@ TABLES: tuple[str, ...] = (
     "resource_samples",
     "pipeline_runs",
     "audit_events",
+    # A run's resources and GPU-idle alerts (issue 11): part of the run's record.
+    "run_resources",
+    "run_alerts",
 )
 
-
-# Telemetry is operational history, rebuilt by the samplers: export leaves it out (a day of
-# 1 Hz samples would dwarf the record of runs and models the backup is for).
+# Telemetry samples are operational history: an export holds them only when asked
+# (`catalogue export --telemetry`; a day of 1 Hz samples dwarfs the record of runs and models).
 TELEMETRY_TABLES: tuple[str, ...] = (
     "telemetry_nodes",
     "telemetry_gpus",
     "telemetry_nodes_1m",
     "telemetry_gpus_1m",
     "telemetry_processes",
-    # Derived from telemetry_processes (issue 11): per-run resources and GPU-idle alerts.
-    "run_resources",
-    "run_alerts",
 )
+OPTIONAL_TABLES: frozenset[str] = frozenset({"run_resources", "run_alerts", *TELEMETRY_TABLES})
+"""Tables an import does without: older exports lack the first two, most exports the rest."""
 
 
 def known_migrations() -> list[str]:

@@ -1,5 +1,7 @@
 """Export every table to Parquet and import it back: the catalogue's portable backup.
 
+Telemetry samples travel only when asked (`telemetry=True`); an import loads what it finds.
+
 Works through `Catalogue.backend`, so it behaves the same against a local file or
 a cluster-side owner. An import is one transaction: on any conflict nothing lands.
 """
@@ -13,22 +15,25 @@ import pyarrow.parquet as pq
 
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue
-from workbench.catalogue.schema import TABLES, known_migrations
+from workbench.catalogue.schema import OPTIONAL_TABLES, TABLES, TELEMETRY_TABLES, known_migrations
 from workbench.core.errors import CatalogueError, InvalidInputError
 from workbench.core.version import __version__
 
 MANIFEST = "manifest.json"
 
 
-def export_catalogue(catalogue: Catalogue, directory: Path) -> dict[str, int]:
-    """Write one Parquet file per table plus a manifest; returns rows per table."""
+def export_catalogue(
+    catalogue: Catalogue, directory: Path, *, telemetry: bool = False
+) -> dict[str, int]:
+    """Write one Parquet file per table (the telemetry samples too when `telemetry`) plus a
+    manifest; returns rows per table."""
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
         raise InvalidInputError(f"{directory} is not empty", "export into a new or empty directory")
     directory.mkdir(parents=True, exist_ok=True)
     catalogue.flush()
     counts: dict[str, int] = {}
-    for table in TABLES:
+    for table in TABLES + (TELEMETRY_TABLES if telemetry else ()):
         data = catalogue.backend.query(f"SELECT * FROM {table}")  # noqa: S608 - names are ours
         pq.write_table(data, directory / f"{table}.parquet")
         counts[table] = data.num_rows
@@ -64,10 +69,10 @@ def import_catalogue(catalogue: Catalogue, directory: Path) -> dict[str, int]:
         )
     statements: list[Statement] = []
     counts: dict[str, int] = {}
-    for table in TABLES:
-        if table == "migrations":
-            continue
+    for table in TABLES + TELEMETRY_TABLES:
         path = directory / f"{table}.parquet"
+        if table == "migrations" or (table in OPTIONAL_TABLES and not path.is_file()):
+            continue
         if not path.is_file():
             raise InvalidInputError(f"{path} is missing from the export")
         try:

@@ -24,7 +24,8 @@ def sql(query: str, as_json: bool, limit: int) -> None:
     \b
     Tables: runs, params, metrics, latest_metrics, tags, artifacts, model_versions,
     model_aliases, deployments, requests, drift_*, resource_samples, pipeline_runs,
-    audit_events. Writes (INSERT, UPDATE, DELETE, ATTACH, COPY, ...) are refused.
+    audit_events, telemetry_*, run_resources, run_alerts, feedback, request_rows.
+    Writes (INSERT, UPDATE, DELETE, ATTACH, COPY, ...) are refused.
     """
     from workbench.core.settings import load_settings
     from workbench.services.catalogue_admin import run_sql
@@ -42,13 +43,24 @@ def sql(query: str, as_json: bool, limit: int) -> None:
 
 @catalogue.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--telemetry",
+    is_flag=True,
+    help="Also export the telemetry samples and their minute aggregates (large).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print rows per table as JSON.")
-def export(directory: Path, as_json: bool) -> None:
-    """Write every table to DIRECTORY as Parquet, with a manifest."""
+def export(directory: Path, telemetry: bool, as_json: bool) -> None:
+    """Write every table to DIRECTORY as Parquet, with a manifest.
+
+    \b
+    Runs, models, deployments, requests, drift, audit and each run's resources and alerts
+    are always exported; the telemetry samples only with --telemetry. Example:
+      workbench catalogue export backups/2026-12-02 --telemetry
+    """
     from workbench.core.settings import load_settings
     from workbench.services.catalogue_admin import export_to
 
-    counts = export_to(load_settings(), directory)
+    counts = export_to(load_settings(), directory, telemetry=telemetry)
     _report("exported", directory, counts, as_json)
 
 

@@ -19,10 +19,11 @@ def run_sql(settings: Settings, query: str) -> pa.Table:
         return catalogue.sql(query)
 
 
-def export_to(settings: Settings, directory: Path) -> dict[str, int]:
-    """Export every table as Parquet into `directory`; rows per table."""
+def export_to(settings: Settings, directory: Path, *, telemetry: bool = False) -> dict[str, int]:
+    """Export every table as Parquet into `directory` (telemetry samples when asked); rows
+    per table."""
     with open_catalogue(settings) as catalogue:
-        return export_catalogue(catalogue, directory)
+        return export_catalogue(catalogue, directory, telemetry=telemetry)
 
 
 def import_from(settings: Settings, directory: Path) -> dict[str, int]:
