@@ -137,3 +137,22 @@ def test_help_teaches_with_examples(runner: CliRunner) -> None:
         result = runner.invoke(cli, args)
         assert result.exit_code == 0
         assert "Examples" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("WORKBENCH_TELEMETRY_RETENTION_DAYS", "0"), ("WORKBENCH_PRICE_CPU_HOUR", "cheap")],
+)
+def test_cluster_up_refuses_bad_telemetry_settings_before_starting(
+    runner: CliRunner,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(cli, ["cluster", "up"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {variable} must be")
+    assert "Traceback" not in result.output
+    assert not settings.home.exists() or not list(settings.home.iterdir())  # nothing started

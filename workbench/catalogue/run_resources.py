@@ -6,6 +6,10 @@ the GPU's utilisation at that moment). `usage` sums them for one run: CPU-hours 
 process's CPU share over the time to its previous sample, GPU-hours count the time a run holds
 a GPU, peaks are the largest total across the run's processes within one second. A gap of
 more than `MAX_GAP_S` between two samples counts as no data, not as use.
+
+`settle` sums a run, prices it and records its GPU-idle alerts; the owner settles each ended
+run once its last samples are in (`settle_ended`), so the figures are final without anyone
+asking, and stay when the samples are pruned at retention.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import pyarrow as pa
 
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue
+from workbench.core.settings import ResourcePricing
 from workbench.core.telemetry import NodeSample
 
 MAX_GAP_S = 60
 """Seconds between two samples of one process (or GPU) beyond which the interval is a gap."""
+SETTLE_S = 30.0
+"""A run's figures are final this long after it ended: samplers hand in a batch every 5 s."""
 GPU_IDLE = "gpu_idle"
 """`RunAlert.kind` of a GPU a run held below the idle threshold for the idle duration."""
 
@@ -97,6 +104,14 @@ SELECT node_id, gpu_uuid, min(ts) AS started_at, max(ts) AS ended_at, avg(util) 
 FROM islands WHERE low GROUP BY node_id, gpu_uuid, island
 HAVING date_diff('microsecond', min(ts), max(ts)) >= ? * 1e6
 ORDER BY started_at
+"""
+
+_UNSETTLED = """
+SELECT run_id FROM runs
+WHERE status NOT IN ('queued', 'running') AND ended_at < ?
+  AND run_id IN (SELECT DISTINCT run_id FROM telemetry_processes WHERE run_id IS NOT NULL)
+  AND run_id NOT IN (SELECT run_id FROM run_resources WHERE final)
+ORDER BY ended_at
 """
 
 _SAVE_ALERT = """
@@ -231,12 +246,54 @@ class RunResourceLedger:
                 ]
             )
 
+    def settle(
+        self, run_id: str, pricing: ResourcePricing, *, final: bool
+    ) -> tuple[ResourceUsage, float]:
+        """Sum a run's samples, price them, record its idle-GPU alerts, and store it all."""
+        usage = self.usage(run_id)
+        cost = cost_of(usage, pricing)
+        self.save(run_id, usage, cost, final=final)
+        minutes = pricing.gpu_idle_minutes
+        spans = self.idle_gpu_spans(run_id, pricing.gpu_idle_percent, minutes * 60.0)
+        self.save_alerts([_idle_alert(run_id, span, pricing) for span in spans])
+        return usage, cost
+
+    def settle_ended(self, pricing: ResourcePricing, ended_before: datetime) -> list[str]:
+        """Settle, once and for good, every run that ended before `ended_before` and has
+        samples but no final figures; the ids settled."""
+        ids = self.backend.query(_UNSETTLED, (_naive_utc(ended_before),)).column(0).to_pylist()
+        for run_id in ids:
+            self.settle(run_id, pricing, final=True)
+        return ids
+
     def alerts(self, run_id: str) -> list[RunAlert]:
         """A run's recorded alerts, oldest first."""
         rows = self.backend.query(
             "SELECT * FROM run_alerts WHERE run_id = ? ORDER BY started_at", (run_id,)
         ).to_pylist()
         return [RunAlert(**row) for row in rows]
+
+
+def cost_of(usage: ResourceUsage, pricing: ResourcePricing) -> float:
+    """CPU-hours and GPU-hours at the configured prices."""
+    return usage.cpu_hours * pricing.cpu_hour + usage.gpu_hours * pricing.gpu_hour
+
+
+def _idle_alert(run_id: str, span: dict[str, Any], pricing: ResourcePricing) -> RunAlert:
+    minutes = (span["ended_at"] - span["started_at"]).total_seconds() / 60
+    return RunAlert(
+        run_id=run_id,
+        kind=GPU_IDLE,
+        node_id=span["node_id"],
+        gpu_uuid=span["gpu_uuid"],
+        started_at=span["started_at"],
+        ended_at=span["ended_at"],
+        detail=(
+            f"GPU {span['gpu_uuid']} on {span['node_id']} at {span['mean_util']:.0f}% "
+            f"utilisation for {minutes:.0f} min (under {pricing.gpu_idle_percent:g}% for "
+            f"{pricing.gpu_idle_minutes:g} min)"
+        ),
+    )
 
 
 def _now() -> datetime:

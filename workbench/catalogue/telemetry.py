@@ -2,8 +2,9 @@
 
 Samplers hand batches of `NodeSample` to `TelemetryLedger.append` (one Arrow write, never
 waited on). The owner runs `compact` every minute: samples older than the full-resolution
-window become per-minute mean and max rows, and aggregates past retention are dropped, in one
-transaction. `history` reads both tables and merges them into buckets, weighted by samples.
+window become per-minute mean and max rows, and aggregates and attributed process samples past
+retention (WORKBENCH_TELEMETRY_RETENTION_DAYS) are dropped, in one transaction. `history`
+reads both tables and merges them into buckets, weighted by samples.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import pyarrow as pa
 
 from workbench.catalogue.backend import Statement
 from workbench.catalogue.catalogue import Catalogue
+from workbench.core.settings import DEFAULT_TELEMETRY_RETENTION_DAYS
 from workbench.core.telemetry import GpuSample, NodeSample
 
 FULL_RESOLUTION_S = 3600.0
 """Samples younger than this stay at full resolution; older ones become minute aggregates."""
-RETENTION_S = 30 * 86400.0
-"""Minute aggregates older than this are dropped."""
+RETENTION_S = DEFAULT_TELEMETRY_RETENTION_DAYS * 86400.0
+"""Minute aggregates and attributed process samples older than this are dropped."""
 MAX_POINTS = 300
 """An automatic resolution gives about this many buckets per node: wider than a terminal chart."""
 
@@ -214,7 +216,8 @@ class TelemetryLedger:
         retention_s: float = RETENTION_S,
     ) -> None:
         """Fold whole minutes older than `keep_full_s` into minute aggregates and delete those
-        samples; drop aggregates older than `retention_s`. One transaction."""
+        samples; drop aggregates and attributed process samples older than `retention_s`
+        (settle ended runs first: see RunResourceLedger.settle_ended). One transaction."""
         cutoff = _floor_minute(_naive_utc(now) - timedelta(seconds=keep_full_s))
         expired = _naive_utc(now) - timedelta(seconds=retention_s)
         self.backend.write(
@@ -225,6 +228,7 @@ class TelemetryLedger:
                 Statement("DELETE FROM telemetry_gpus WHERE ts < ?", (cutoff,)),
                 Statement("DELETE FROM telemetry_nodes_1m WHERE minute < ?", (expired,)),
                 Statement("DELETE FROM telemetry_gpus_1m WHERE minute < ?", (expired,)),
+                Statement("DELETE FROM telemetry_processes WHERE ts < ?", (expired,)),
             ]
         )
 

@@ -113,7 +113,7 @@ def show(run: str, show_traceback: bool, as_json: bool) -> None:
     if show_traceback and not as_json:
         click.echo(details.traceback or f"run {details.run.run_id[:12]} has no traceback")
         return
-    resources = run_resources(settings, details.run.run_id, details.run.ended_at is not None)
+    resources = run_resources(settings, details.run.run_id, details.run.ended_at)
     if as_json:
         emit_json({**details.to_json(), "resources": resources.to_json()})
         return

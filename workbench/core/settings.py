@@ -104,6 +104,25 @@ def _non_negative(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+TELEMETRY_RETENTION_ENV = "WORKBENCH_TELEMETRY_RETENTION_DAYS"
+DEFAULT_TELEMETRY_RETENTION_DAYS = 30.0
+
+
+def telemetry_retention_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How long telemetry's minute aggregates and attributed process samples are kept
+    (WORKBENCH_TELEMETRY_RETENTION_DAYS, default 30; fractions allowed, 0 refused)."""
+    env = os.environ if environ is None else environ
+    days = _non_negative(env, TELEMETRY_RETENTION_ENV, DEFAULT_TELEMETRY_RETENTION_DAYS)
+    if days == 0:
+        from workbench.core.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"{TELEMETRY_RETENTION_ENV} must be more than 0 days",
+            f"e.g. export {TELEMETRY_RETENTION_ENV}=7, or unset it for 30",
+        )
+    return days * 86400.0
+
+
 DRIFT_TICK_ENV = "WORKBENCH_DRIFT_TICK_S"
 
 

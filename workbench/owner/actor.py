@@ -13,22 +13,31 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalogue import Backend, Catalogue, Statement
 from workbench.catalogue.catalogue import utcnow
 from workbench.catalogue.pipelines import PipelineLedger
+from workbench.catalogue.run_resources import SETTLE_S, RunResourceLedger
 from workbench.catalogue.telemetry import TelemetryLedger
 from workbench.core.errors import CatalogueError, WorkbenchError, first_line
-from workbench.core.settings import RAY_NAMESPACE, Settings
+from workbench.core.settings import (
+    RAY_NAMESPACE,
+    ResourcePricing,
+    Settings,
+    load_pricing,
+    telemetry_retention_seconds,
+)
 from workbench.owner.endpoint import OwnerEndpoint, socket_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 SWEEP_EVERY_S = 2.0
-# Telemetry older than the full-resolution hour is folded into minute aggregates this often.
+# Telemetry older than the full-resolution hour is folded into minute aggregates this often,
+# and ended runs' resources are settled.
 COMPACT_EVERY_S = 60.0
 # Drivers beat every 5 s; three missed beats mean the driver is gone.
 STALE_AFTER_S = 15.0
@@ -76,11 +85,13 @@ class CatalogueOwner:
                 logging.getLogger(__name__).warning("run sweep failed: %s", error.message)
 
     def _compact(self) -> None:
-        """Compact telemetry history every minute (see TelemetryLedger.compact)."""
-        ledger = TelemetryLedger(Catalogue(self._backend))
+        """Every minute: settle ended runs' resources, then compact and prune telemetry history
+        (see RunResourceLedger.settle_ended and TelemetryLedger.compact)."""
+        catalogue = Catalogue(self._backend)
+        retention_s, pricing = _housekeeping_settings()
         while not self._stop.wait(COMPACT_EVERY_S):
             try:
-                ledger.compact(utcnow())
+                housekeeping(catalogue, utcnow(), retention_s, pricing)
             except WorkbenchError as error:  # a failed compaction is retried at the next tick
                 logging.getLogger(__name__).warning("telemetry compaction: %s", error.message)
 
@@ -99,6 +110,32 @@ class CatalogueOwner:
         self._backend.close()
         if self._owner_file.exists() and json.loads(self._owner_file.read_text()) == self._info:
             self._owner_file.unlink()
+
+
+def housekeeping(
+    catalogue: Catalogue, now: datetime, retention_s: float, pricing: ResourcePricing
+) -> None:
+    """Settle the runs that ended before the samples in flight landed, then compact and prune
+    (in that order, so a run is settled before its samples can pass retention)."""
+    RunResourceLedger(catalogue).settle_ended(pricing, now - timedelta(seconds=SETTLE_S))
+    TelemetryLedger(catalogue).compact(now, retention_s=retention_s)
+
+
+def _housekeeping_settings() -> tuple[float, ResourcePricing]:
+    """Retention and prices from the cluster's environment; a bad value is logged and the
+    default used (`cluster up` refuses bad values before the owner starts)."""
+    log = logging.getLogger(__name__)
+    try:
+        retention_s = telemetry_retention_seconds()
+    except WorkbenchError as error:
+        log.warning("%s; keeping telemetry for 30 days", error.message)
+        retention_s = telemetry_retention_seconds({})
+    try:
+        pricing = load_pricing()
+    except WorkbenchError as error:
+        log.warning("%s; pricing settled runs at the defaults", error.message)
+        pricing = ResourcePricing()
+    return retention_s, pricing
 
 
 class RemoteBackend(Backend):

@@ -11,7 +11,7 @@ from typing import Any
 
 from workbench.compute import cluster as head
 from workbench.compute.profile import ClusterProfile, read_profile
-from workbench.core.settings import Settings
+from workbench.core.settings import Settings, load_pricing, telemetry_retention_seconds
 
 __all__ = [
     "NO_CLUSTER_HINT",
@@ -79,7 +79,12 @@ class ClusterStatus:
 
 
 def up(settings: Settings, cpus: int | None = None, gpus: int | None = None) -> ClusterProfile:
-    """Start a local head (127.0.0.1, token auth), save its profile, start its samplers."""
+    """Start a local head (127.0.0.1, token auth), save its profile, start its samplers.
+
+    The head's owner reads telemetry retention and prices from this environment: bad values
+    are refused here (InvalidInputError) rather than logged on the head."""
+    telemetry_retention_seconds()
+    load_pricing()
     profile = head.cluster_up(settings, cpus=cpus, gpus=gpus)
     head.connect(settings)
     start_samplers(settings)
