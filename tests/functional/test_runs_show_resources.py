@@ -10,7 +10,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from workbench.catalogue import Catalogue
+from workbench.catalogue import Catalogue, Statement
 from workbench.catalogue.catalogue import utcnow
 from workbench.catalogue.duckdb_backend import DuckDBBackend
 from workbench.catalogue.run_resources import RunResourceLedger
@@ -44,13 +44,15 @@ def _sample(run_id: str, now: datetime, seconds_ago: int, util: float) -> NodeSa
 
 @pytest.fixture
 def finished_run(settings: Settings) -> str:
-    """A finished run that held a GPU for 10 minutes, idle (2%) for the last 6."""
+    """A run that held a GPU for 10 minutes, idle (2%) for the last 6, and finished a minute
+    ago (its figures are final: its samplers' last batches are in)."""
     cat = Catalogue(DuckDBBackend(settings.catalogue_path))
     run_id = cat.create_run("fraud")
-    now = utcnow()
+    now = utcnow() - timedelta(seconds=60)
     samples = [_sample(run_id, now, s, 2.0 if s <= 360 else 90.0) for s in range(600, 0, -10)]
     RunResourceLedger(cat).append(samples)
     cat.finish_run(run_id)
+    cat.backend.write([Statement("UPDATE runs SET ended_at = ? WHERE run_id = ?", (now, run_id))])
     cat.close()
     return run_id
 
