@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from tests.fixtures.fake_nvml import FakeGpu, FakeNvml, ProcessInfo
+from tests.fixtures.waiting import wait_until
 from workbench.compute.telemetry.nvml import NvmlGpus
-from workbench.compute.telemetry.sampler import NodeSampler, check_interval
+from workbench.compute.telemetry.sampler import (
+    NodeSampler,
+    _ProcessReader,
+    _ProcStatReader,
+    check_interval,
+)
 from workbench.core.errors import InvalidInputError
 from workbench.core.telemetry import NO_GPU, Attribution
 
@@ -115,3 +122,37 @@ def test_a_bad_interval_is_invalid_input(interval: object) -> None:
 
 def test_a_good_interval_is_a_float() -> None:
     assert check_interval(2) == 2.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+@pytest.mark.parametrize("reader", [_ProcStatReader, _ProcessReader], ids=["proc-stat", "psutil"])
+def test_each_reader_sees_a_busy_process_busy_and_a_sleeping_one_idle(
+    reader: type[_ProcessReader], child: subprocess.Popen[bytes]
+) -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        processes = reader()
+        processes.track({busy.pid, child.pid, 2**22 + 7}, time.monotonic())
+        baseline = _cpu_seconds(busy.pid)
+        wait_until(lambda: _cpu_seconds(busy.pid) - baseline >= 0.5, 30, "0.5 s of CPU", 0.05)
+        found = {pid: (cpu, rss) for pid, cpu, rss in processes.read(time.monotonic())}
+        assert set(found) == {busy.pid, child.pid}  # the pid that never existed is not read
+        assert found[busy.pid][0] > 20.0  # a spinning process, even on a loaded 2-core machine
+        assert found[child.pid][0] < 5.0
+        # The child may still be starting up: its memory moves between two reads.
+        assert found[child.pid][1] == pytest.approx(psutil.Process(child.pid).memory_info().rss,
+                                                    rel=0.1)  # fmt: skip
+        busy.kill()
+        busy.wait(timeout=30)
+        assert [pid for pid, _, _ in processes.read(time.monotonic())] == [child.pid]
+    finally:
+        busy.kill()
+        busy.wait(timeout=30)
+
+
+def test_the_sampler_reads_processes_from_proc_on_linux() -> None:
+    assert isinstance(NodeSampler(gpus=no_gpu())._processes, _ProcStatReader)

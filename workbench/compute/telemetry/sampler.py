@@ -1,10 +1,12 @@
 """The in-process node sampler: CPU, load, memory, swap, disk and network rates, GPUs, processes.
 
-Cheap by design (about a third of a millisecond of CPU per sample on a small Linux node): one
+Cheap by design (about a sixth of a millisecond of CPU per sample on a small Linux node): one
 read of each system counter, GPUs through handles opened once, and only a given set of pids
-(the Ray workers of this node, refreshed every `pid_refresh_s`) read with `oneshot()`, never a
-walk of every process. Rates and CPU percentages are over the interval since the previous
-sample, against the sampler's own counters (so other callers of psutil do not disturb them).
+(the Ray workers of this node, refreshed every `pid_refresh_s`), never a walk of every
+process. On Linux each of those pids costs one read of `/proc/PID/stat` (CPU time, resident
+memory and start time, which tells a reused pid apart); elsewhere psutil's `oneshot()`.
+Rates and CPU percentages are over the interval since the previous sample, against the
+sampler's own counters (so other callers of psutil do not disturb them).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class NodeSampler:
         self._pid_refresh_s = check_interval(pid_refresh_s, "pid refresh interval")
         self._pids_read_at: float | None = None
         self._attribute = attribute
-        self._processes: dict[int, psutil.Process] = {}
+        self._processes = _ProcessReader.for_this_system()
         self._cpu = [_cpu_busy_total(t) for t in psutil.cpu_times(percpu=True)]
         self._io = _Counters()
         self._net = _Counters()
@@ -149,14 +151,7 @@ class NodeSampler:
     def _read_processes(self, now: float) -> tuple[ProcessUsage, ...]:
         self._refresh_pids(now)
         usages: list[ProcessUsage] = []
-        for pid, process in list(self._processes.items()):
-            try:
-                with process.oneshot():
-                    cpu = process.cpu_percent(None)
-                    rss = process.memory_info().rss
-            except _GONE:  # exited (or became unreadable) between two samples: skip it
-                del self._processes[pid]
-                continue
+        for pid, cpu, rss in self._processes.read(now):
             owner = self._owner(pid)
             usages.append(ProcessUsage(pid, cpu, rss, owner.run_id, owner.deployment))
         return tuple(usages)
@@ -167,16 +162,7 @@ class NodeSampler:
         if self._pids_read_at is not None and now - self._pids_read_at < self._pid_refresh_s:
             return
         self._pids_read_at = now
-        wanted = set(self._pid_source())
-        kept = {pid: p for pid, p in self._processes.items() if pid in wanted}
-        for pid in wanted - kept.keys():
-            try:
-                process = psutil.Process(pid)
-                process.cpu_percent(None)  # the baseline the next sample's % is measured from
-            except _GONE:
-                continue
-            kept[pid] = process
-        self._processes = kept
+        self._processes.track(set(self._pid_source()), now)
 
     def _owner(self, pid: int) -> Attribution:
         found = self._attribute(pid) if self._attribute is not None else None
@@ -200,3 +186,88 @@ def _percent(busy: float, total: float) -> float:
     if total <= 0:
         return 0.0
     return round(min(max(busy / total * 100.0, 0.0), 100.0), 1)
+
+
+class _ProcessReader:
+    """CPU % since the previous read and resident memory of the tracked pids, through psutil
+    (any system); a process that exited, or whose pid was reused, is dropped."""
+
+    def __init__(self) -> None:
+        self._processes: dict[int, psutil.Process] = {}
+
+    @staticmethod
+    def for_this_system() -> _ProcessReader:
+        return _ProcStatReader() if _ProcStatReader.available() else _ProcessReader()
+
+    def track(self, wanted: set[int], now: float) -> None:
+        kept = {pid: p for pid, p in self._processes.items() if pid in wanted}
+        for pid in wanted - kept.keys():
+            try:
+                process = psutil.Process(pid)
+                process.cpu_percent(None)  # the baseline the next read's % is measured from
+            except _GONE:
+                continue
+            kept[pid] = process
+        self._processes = kept
+
+    def read(self, now: float) -> list[tuple[int, float, int]]:
+        found = []
+        for pid, process in list(self._processes.items()):
+            try:
+                with process.oneshot():
+                    found.append((pid, process.cpu_percent(None), process.memory_info().rss))
+            except _GONE:  # exited (or became unreadable) between two samples: skip it
+                del self._processes[pid]
+        return found
+
+
+class _ProcStatReader(_ProcessReader):
+    """Linux: one read of /proc/PID/stat per pid, a quarter of what psutil's oneshot costs."""
+
+    _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[int, tuple[float, int, int]] = {}  # pid: (when, cpu ticks, start)
+
+    @staticmethod
+    def available() -> bool:
+        return _read_stat(os.getpid()) is not None
+
+    def track(self, wanted: set[int], now: float) -> None:
+        last = {pid: seen for pid, seen in self._last.items() if pid in wanted}
+        for pid in wanted - last.keys():
+            stat = _read_stat(pid)
+            if stat is not None:
+                last[pid] = (now, stat[0], stat[2])
+        self._last = last
+
+    def read(self, now: float) -> list[tuple[int, float, int]]:
+        found = []
+        for pid, (then, ticks, start) in list(self._last.items()):
+            stat = _read_stat(pid)
+            if stat is None or stat[2] != start:  # exited, or the pid now names another one
+                del self._last[pid]
+                continue
+            elapsed = now - then
+            used = (stat[0] - ticks) / self._TICKS
+            cpu = round(used / elapsed * 100.0, 1) if elapsed > 0 else 0.0
+            found.append((pid, max(cpu, 0.0), stat[1] * self._PAGE))
+            self._last[pid] = (now, stat[0], start)
+        return found
+
+
+def _read_stat(pid: int) -> tuple[int, int, int] | None:
+    """(utime + stime in clock ticks, resident pages, start time) of `pid`, or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:  # no such process, not permitted, or no /proc at all
+        return None
+    # Fields after the command name (which may hold spaces or parentheses): field 3 onwards.
+    fields = data[data.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[11]) + int(fields[12]), int(fields[21]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
