@@ -1,9 +1,10 @@
 """Telemetry benchmark: what the node sampler costs, against psutil's own sample and a process walk.
 
 1. CPU time per sample (`time.process_time` over --samples calls): Workbench's NodeSampler with
-   no attributed process and with 20 (real sleeping children, read with `oneshot()`). Peers in
-   the same run: psutil's own system sample (cpu_percent per core and total, virtual and swap
-   memory, disk and network counters, load) and the naive tick that also walks every process.
+   no attributed process and with 20 (real sleeping children, read as the sampler reads them:
+   `/proc/PID/stat` on Linux). Peers in the same run: psutil's own system sample (cpu_percent
+   per core and total, virtual and swap memory, disk and network counters, load) and the naive
+   tick that also walks every process.
 2. The sampler's share of one core at 1 Hz: a thread sampling once a second for --duration-s,
    its own CPU time (`time.thread_time`) over the wall time, 20 processes attributed.
 3. On a GPU machine, one sample against `nvidia-smi --query-gpu` (wall time per call); without
