@@ -19,8 +19,14 @@ from tests.tui.catalogue_fixture import (
     mem_at,
 )
 from workbench.catalogue.duckdb_backend import DuckDBBackend
+from workbench.services.overview import NodeTrend
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.screens.overview import NO_TELEMETRY, OverviewScreen
+from workbench.tui.screens.overview import (
+    NO_TELEMETRY,
+    NO_TELEMETRY_SHORT,
+    OverviewScreen,
+    _nodes_text,
+)
 from workbench.tui.widgets.sparkline import BLOCKS
 
 RUNNING_ID = next(run[0] for run in RUNS if run[2] == "running")
@@ -131,3 +137,20 @@ async def test_overview_without_telemetry_says_how_to_get_it(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _loaded(app, pilot)
         assert _text(screen, "#nodes").replace("\n", " ") == NO_TELEMETRY
+
+
+def _trend(host: str, gpus: int) -> NodeTrend:
+    return NodeTrend(host, host, (10.0, 32.4), (50.0, None), (70.0, 91.0), gpus)
+
+
+def test_nodes_that_do_not_fit_become_one_line_each_then_a_count() -> None:
+    trends = (_trend("a", 0), _trend("b", 2), _trend("c", 8))
+    full = _nodes_text(trends, 22, 20).plain.splitlines()
+    assert len(full) == 3 + 4 + 4  # a heading and CPU, MEM (and GPU) sparklines each
+    compact = _nodes_text(trends, 22, 6).plain.splitlines()
+    assert compact == ["a  no GPU", " C32% M50%", "b  2 GPU", " C32% M50% G91%",
+                       "c  8 GPU", " C32% M50% G91%"]  # fmt: skip
+    counted = _nodes_text(trends, 22, 4).plain.splitlines()
+    assert counted == ["a  no GPU", " C32% M50%", "+2 more: c shows every node"]
+    assert _nodes_text((), 22, 4).plain == NO_TELEMETRY_SHORT
+    assert _nodes_text((), 60, 4).plain == NO_TELEMETRY

@@ -8,6 +8,7 @@ drift alerts (model versions whose newest drift check found drift).
 
 from __future__ import annotations
 
+import textwrap
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,13 +20,14 @@ from workbench.services.drift_view import DriftAlert, format_age
 from workbench.services.overview import DeploymentActivity, NodeTrend, Overview, overview
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.progress_list import RunProgressList
-from workbench.tui.widgets.sparkline import spark_line
+from workbench.tui.widgets.sparkline import level_style, spark_line
 from workbench.tui.widgets.topbar import TopBar
 
 NO_TELEMETRY = (
     "no telemetry yet: samplers run on a cluster (`workbench cluster up`), "
     "or see `workbench telemetry`"
 )
+NO_TELEMETRY_SHORT = "no telemetry yet: `workbench cluster up` starts samplers"
 NO_ALERTS = "no open drift alerts"
 
 
@@ -72,7 +74,8 @@ class OverviewScreen(DataScreen[Overview]):
         self.query_one("#cluster-line", Static).update(_cluster_text(data))
         nodes = self.query_one("#nodes", Static)
         nodes.border_subtitle = "last 10 min" if data.nodes else ""
-        nodes.update(_nodes_text(data.nodes, nodes.content_size.width or 30))
+        size = nodes.content_size
+        nodes.update(_nodes_text(data.nodes, size.width or 30, size.height or 4))
         wide = self.has_class("-wide")
         running = self.query_one("#running", RunProgressList)
         running.show_runs(
@@ -113,20 +116,47 @@ def _cluster_text(data: Overview) -> Text:
     )
 
 
-def _nodes_text(trends: tuple[NodeTrend, ...], width: int) -> Text:
-    """Per node: its hostname, then CPU, memory and (with GPUs) GPU sparklines, newest right."""
+def _nodes_text(trends: tuple[NodeTrend, ...], width: int, height: int) -> Text:
+    """Per node: its hostname, then CPU, memory and (with GPUs) GPU sparklines, newest right.
+    Where that does not fit (a small terminal), each node's newest values on one line, and
+    the nodes that still do not fit counted."""
     if not trends:
-        return Text(NO_TELEMETRY, style="dim")
+        fits = len(textwrap.wrap(NO_TELEMETRY, width)) <= height
+        return Text(NO_TELEMETRY if fits else NO_TELEMETRY_SHORT, style="dim")
     spark = max(4, width - 10)
     lines = []
     for trend in trends:
-        gpus = f"  {trend.gpus} GPU" if trend.gpus else "  no GPU"
-        lines.append(Text.assemble((trend.hostname, "bold"), (gpus, "dim")))
+        lines.append(_node_heading(trend))
         lines.append(spark_line("CPU", trend.cpu, spark))
         lines.append(spark_line("MEM", trend.memory, spark))
         if trend.gpus:
             lines.append(spark_line("GPU", trend.gpu, spark))
-    return Text("\n").join(lines)
+    if len(lines) <= height:
+        return Text("\n").join(lines)
+    shown = trends if 2 * len(trends) <= height else trends[: max(0, (height - 1) // 2)]
+    compact = []
+    for trend in shown:
+        compact.append(_node_heading(trend))
+        compact.append(_node_values(trend))
+    if len(shown) < len(trends):
+        compact.append(Text(f"+{len(trends) - len(shown)} more: c shows every node", "dim"))
+    return Text("\n").join(compact)
+
+
+def _node_heading(trend: NodeTrend) -> Text:
+    gpus = f"  {trend.gpus} GPU" if trend.gpus else "  no GPU"
+    return Text.assemble((trend.hostname, "bold"), (gpus, "dim"))
+
+
+def _node_values(trend: NodeTrend) -> Text:
+    """` C32% M52% G80%`: the newest values, each coloured as its sparkline would be."""
+    readings = [("C", trend.cpu), ("M", trend.memory)] + ([("G", trend.gpu)] if trend.gpus else [])
+    parts: list[tuple[str, str] | str] = []
+    for label, values in readings:
+        newest = NodeTrend.current(values)
+        parts.append(f" {label}")
+        parts.append(("-" if newest is None else f"{newest:.0f}%", level_style(newest)))
+    return Text.assemble(*parts)
 
 
 def _deployments_text(deployments: tuple[DeploymentActivity, ...], wide: bool) -> Text:

@@ -25,9 +25,13 @@ def sparkline(values: Sequence[float | None], width: int) -> str:
 def spark_line(label: str, values: Sequence[float | None], width: int) -> Text:
     """` CPU ▂▃▅▇  62%`: a label, the sparkline coloured by the newest value, and that value."""
     newest = next((value for value in reversed(values) if value is not None), None)
-    style = (
-        "dim" if newest is None
-        else "green" if newest < 60 else "yellow" if newest < 85 else "red"
-    )  # fmt: skip
+    style = level_style(newest)
     number = "   -" if newest is None else f"{newest:3.0f}%"
     return Text.assemble(f" {label} ", (sparkline(values, width), style), f" {number}")
+
+
+def level_style(percent: float | None) -> str:
+    """How a utilisation reads at a glance: green, yellow from 60 %, red from 85 %."""
+    if percent is None:
+        return "dim"
+    return "green" if percent < 60 else "yellow" if percent < 85 else "red"
