@@ -25,7 +25,15 @@ from workbench.owner import open_catalogue
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["KEY_COLUMN", "RUN_COLUMNS", "ColumnKeys", "FirstPage", "RunTable", "load_run_table"]
+__all__ = [
+    "KEY_COLUMN",
+    "RUN_COLUMNS",
+    "ColumnKeys",
+    "FirstPage",
+    "RunTable",
+    "load_run_table",
+    "read_first_page",
+]
 
 
 @dataclass(frozen=True)
@@ -76,3 +84,11 @@ def load_run_table(
             first_page(RunTableSnapshot.read_first_page(catalogue, now, columns, default_keys))
         snapshot = RunTableSnapshot.read(catalogue, now)
     return RunTable(snapshot, now)
+
+
+def read_first_page(
+    settings: Settings, *, now: datetime, columns: tuple[str, ...] | None, default_keys: int = 3
+) -> FirstPage:
+    """Only the newest runs, as `load_run_table` hands them to `first_page`: a short visit."""
+    with open_catalogue(settings) as catalogue:
+        return RunTableSnapshot.read_first_page(catalogue, now, columns, default_keys)

@@ -7,6 +7,7 @@ Textual modes, so each keeps its own stack (a run's detail stays open under Runs
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -14,6 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from workbench.tui.context import Workspace
+from workbench.tui.prefetch import RunsPrefetch
+from workbench.tui.screens.base import DataScreen
 
 
 def _overview() -> Screen[None]:
@@ -96,6 +99,15 @@ class WorkbenchApp(App[None]):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
         self.workspace = workspace
+        self.runs_prefetch = RunsPrefetch()
+
+    def on_data_screen_loaded(self, _: DataScreen.Loaded) -> None:
+        """After the first screen's first data: read the Runs screen's first page ahead."""
+        if self.workspace.prefetch_runs and self.runs_prefetch.claim():
+            self.run_worker(
+                partial(self.runs_prefetch.read, self.workspace),
+                thread=True, group="prefetch", exit_on_error=False,
+            )  # fmt: skip
 
     def action_show(self, mode: str) -> None:
         """Switch to one of the top-level screens."""

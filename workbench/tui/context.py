@@ -35,6 +35,8 @@ class Workspace:
     """How often a visible live screen reloads (hidden screens never do)."""
     live: bool = True
     """False in snapshot tests: screens load once and never poll."""
+    prefetch_runs: bool = True
+    """Read the Runs screen's first page once the first screen has loaded (see prefetch)."""
     project_roots: tuple[Path, ...] = field(default_factory=lambda: (Path.cwd(),))
     """Where the Pipelines screen looks for projects."""
 

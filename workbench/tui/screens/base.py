@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from rich.markup import escape
 from textual import work
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
@@ -69,6 +70,9 @@ class DataScreen(Screen[None], Generic[T]):
     `catalogue_version`) for up to this long; time windows ("last minute") move on."""
     PALETTE: ClassVar[list[tuple[str, str, str]]] = []
     """(title, help, action) of this screen's actions, offered by the command palette."""
+
+    class Loaded(Message):
+        """The screen showed its first data (the app reads ahead after it, see prefetch)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -134,10 +138,13 @@ class DataScreen(Screen[None], Generic[T]):
     def _fetched(self, data: T) -> None:
         for problem in self.query(Problem):
             problem.remove()
+        first = self.data is None
         self.data = data
         self.loaded_at = self.workspace.now()
         self.show(data)
         self._set_freshness(f"as of {self.loaded_at:%H:%M:%S}", stale=False)
+        if first:
+            self.post_message(self.Loaded())
 
     def fetch_failed(self, message: str, hint: str) -> None:
         """Notify once per distinct error; keep the last good data on screen."""

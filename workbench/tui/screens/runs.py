@@ -3,11 +3,15 @@
 The data is one in-memory snapshot of all runs (`services.run_table`), read in a worker;
 filtering and sorting query that snapshot, so a keystroke in the filter box never touches
 the catalogue file. Reloads keep the filter, the sort, the marks and the cursor's run.
+Until the snapshot is read the table shows the newest runs: the page the app read ahead
+(`tui.prefetch`), painted on mount, else one read first in the screen's own visit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -16,6 +20,13 @@ from textual.widgets import Footer, Input, Static
 
 from workbench.core.errors import WorkbenchError
 from workbench.services.run_table import KEY_COLUMN, FirstPage, RunTable, load_run_table
+from workbench.tui.prefetch import (
+    COLUMNS_PREF,
+    DEFAULT_KEYS,
+    PrefetchedPage,
+    RunsPrefetch,
+    remembered_columns,
+)
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.arrow_table import ArrowTable
 from workbench.tui.widgets.column_chooser import ColumnChooser
@@ -24,10 +35,6 @@ from workbench.tui.widgets.topbar import TopBar
 if TYPE_CHECKING:
     import pyarrow as pa
 
-COLUMNS_PREF = "runs.columns"
-"""The remembered choice of params/metrics columns."""
-DEFAULT_KEYS = 3
-"""With nothing remembered: this many of the commonest metrics, then as many params."""
 STATUS_STYLES = {
     "status": {
         "finished": "green",
@@ -108,6 +115,7 @@ class RunsScreen(DataScreen[RunsRead]):
         self.sort: tuple[str, bool] | None = None
         self.columns: tuple[str, ...] | None = None
         self._snapshot: RunTable | None = None
+        self._current_page = False
 
     @property
     def table(self) -> ArrowTable:
@@ -124,10 +132,17 @@ class RunsScreen(DataScreen[RunsRead]):
         yield Footer()
 
     def on_mount(self) -> None:
-        remembered = self.workspace.prefs().get(COLUMNS_PREF)
-        if isinstance(remembered, list) and all(isinstance(c, str) for c in remembered):
-            self.columns = tuple(remembered)
+        self.columns = remembered_columns(self.workspace)
         self.table.focus()
+        prefetch = getattr(self.app, "runs_prefetch", None)
+        prefetched = prefetch.take() if isinstance(prefetch, RunsPrefetch) else None
+        if prefetched is not None and self.columns in (None, prefetched.page.columns):
+            self._show_prefetched(prefetched)
+
+    def _show_prefetched(self, prefetched: PrefetchedPage) -> None:
+        # Painted with the screen's first frame; the fetch on resume reads the whole table.
+        self._current_page = prefetched.is_current(self.workspace)
+        self._show_first_page(prefetched.page, prefetched.read_at, current=self._current_page)
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -135,10 +150,12 @@ class RunsScreen(DataScreen[RunsRead]):
         # The rows for the current query are selected here too, off the UI thread; `show`
         # uses them unless the user changed the query meanwhile.
         first = self._snapshot is None and not self.where and self.sort is None
+        first = first and not self._current_page  # a current page is on screen already
+        now = self.workspace.now()
         table = load_run_table(
             self.workspace.settings,
-            now=self.workspace.now(),
-            first_page=self._first_page_read if first else None,
+            now=now,
+            first_page=partial(self._first_page_read, now) if first else None,
             columns=self.columns,
             default_keys=DEFAULT_KEYS,
         )
@@ -149,11 +166,12 @@ class RunsScreen(DataScreen[RunsRead]):
             rows = None
         return RunsRead(table, query, rows)
 
-    def _first_page_read(self, page: FirstPage) -> None:
+    def _first_page_read(self, read_at: datetime, page: FirstPage) -> None:
         # In the fetch worker: paint the newest runs while the rest is read.
-        self.app.call_from_thread(self._show_first_page, page)
+        self.app.call_from_thread(self._show_first_page, page, read_at)
 
-    def _show_first_page(self, page: FirstPage) -> None:
+    def _show_first_page(self, page: FirstPage, read_at: datetime, *, current: bool = True) -> None:
+        """The newest runs until the whole table is read; `current`: nothing written since."""
         if self._snapshot is not None or self.where or self.sort is not None:
             return  # the whole table, or the user's own query, is already on screen
         self.table.set_table(page.rows)
@@ -161,6 +179,10 @@ class RunsScreen(DataScreen[RunsRead]):
         if page.total > page.rows.num_rows:
             summary += f" · newest {page.rows.num_rows:,} shown, reading the rest …"
         self.query_one("#summary", Static).update(summary)
+        when = f"as of {read_at:%H:%M:%S}"
+        if not current:
+            when += ": the catalogue has changed since, reading it again …"
+        self._set_freshness(when, stale=not current)
 
     def show(self, data: RunsRead) -> None:
         previous, self._snapshot = self._snapshot, data.table
