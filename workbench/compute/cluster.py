@@ -25,7 +25,15 @@ from workbench.compute.gpus import gpu_count
 from workbench.compute.haproxy import haproxy_dir, serve_ingress_env, stop_haproxy
 from workbench.compute.loopback_site import FOLDER
 from workbench.compute.ports import free_port, port_free
-from workbench.compute.profile import ClusterProfile, forget_profile, read_profile, write_profile
+from workbench.compute.profile import (
+    LOCAL,
+    ClusterProfile,
+    forget_profile,
+    read_local,
+    read_profile,
+    use,
+    write_profile,
+)
 from workbench.core.errors import first_line
 from workbench.core.settings import RAY_NAMESPACE, Settings
 
@@ -45,7 +53,7 @@ def cluster_up(
     settings: Settings, cpus: int | None = None, gpus: int | None = None
 ) -> ClusterProfile:
     """Start a local head (127.0.0.1, token auth) in its own process group and save its profile."""
-    existing = read_profile(settings)
+    existing = read_local(settings)
     if existing is not None and _group_alive(existing.process_group):
         raise ClusterError(
             f"a cluster is already up at {existing.address}",
@@ -101,6 +109,7 @@ def cluster_up(
         serve_ingress=ingress,
     )
     write_profile(settings, profile)
+    use(settings, LOCAL)  # the head just started is the cluster in use
     return profile
 
 
@@ -117,7 +126,10 @@ def is_up(settings: Settings) -> bool:
 
 
 def is_alive(profile: ClusterProfile) -> bool:
-    """True while the head's process group (started by `cluster up`) still exists."""
+    """True while the head's process group (started by `cluster up`) still exists; for a
+    shared cluster, while its head takes a connection."""
+    if profile.remote:
+        return _takes_connection(profile.address)
     return _group_alive(profile.process_group)
 
 
@@ -127,12 +139,16 @@ def answers(profile: ClusterProfile) -> bool:
     A killed head can leave its group behind for a while (processes not reaped yet), so the
     group alone does not say the head still runs. No Ray import, a few milliseconds.
     """
-    if not is_alive(profile):
+    if not profile.remote and not is_alive(profile):
         return False
-    host, _, port = profile.address.rpartition(":")
+    return _takes_connection(profile.address)
+
+
+def _takes_connection(address: str) -> bool:
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=0.5).close()
-    except OSError:  # the head's processes linger but its control store is gone
+    except (OSError, ValueError):  # nothing listens (a killed head's group may linger)
         return False
     return True
 
@@ -150,7 +166,7 @@ def serving_since(settings: Settings) -> datetime | None:
 
 def cluster_down(settings: Settings) -> ClusterProfile | None:
     """Stop the saved local head and forget it; returns what was stopped (None if nothing)."""
-    profile = read_profile(settings)
+    profile = read_local(settings)
     if profile is None:
         return None
     if _group_alive(profile.process_group):
@@ -168,13 +184,13 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
     """Connect this process to Ray: the saved cluster, else an embedded one (idempotent)."""
     profile = read_profile(settings)
     if profile is not None:
-        if not _group_alive(profile.process_group):
-            raise ClusterError(
-                f"the cluster at {profile.address} is down",
-                "start it with `workbench cluster up`, or forget it with `workbench cluster down`",
-            )
-        # Before importing Ray: it reads the auth mode once, when it loads its config.
-        os.environ["RAY_AUTH_MODE"] = "token"
+        _check_reachable(profile)
+        # Before importing Ray: it reads the auth mode and token path once, at its config.
+        os.environ["RAY_AUTH_MODE"] = "disabled" if profile.insecure else "token"
+        if profile.remote:
+            os.environ["RAY_AUTH_TOKEN_PATH"] = profile.token_file
+        if profile.insecure:
+            sys.stderr.write(insecure_warning(profile) + "\n")
     import ray  # deferred: commands that read the catalogue must not pay for Ray
 
     if not ray.is_initialized():
@@ -199,6 +215,27 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
                 **quiet,
             )
     return describe(profile)
+
+
+def insecure_warning(profile: ClusterProfile) -> str:
+    """Said each time Workbench uses a cluster that checks no token (`connect --insecure`)."""
+    return (
+        f"warning: cluster {profile.name} at {profile.address} checks no token: anyone who "
+        "reaches it can run code on it (saved with --insecure)"
+    )
+
+
+def _check_reachable(profile: ClusterProfile) -> None:
+    if profile.remote and not _takes_connection(profile.address):
+        raise ClusterError(
+            f"cannot reach cluster {profile.name} at {profile.address}",
+            "is its head up, or your tunnel open? `workbench cluster use local` to work here",
+        )
+    if not profile.remote and not _group_alive(profile.process_group):
+        raise ClusterError(
+            f"the cluster at {profile.address} is down",
+            "start it with `workbench cluster up`, or forget it with `workbench cluster down`",
+        )
 
 
 def disconnect() -> None:

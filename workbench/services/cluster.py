@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from workbench.compute import cluster as head
+from workbench.compute.errors import ClusterError
 from workbench.compute.profile import ClusterProfile, read_profile
 from workbench.core.settings import Settings, load_pricing, telemetry_retention_seconds
 
@@ -113,6 +114,11 @@ def down(settings: Settings) -> ClusterProfile | None:
     that no longer answers took them down already: they stay as seen (unreachable).
     """
     profile = read_profile(settings)
+    if profile is not None and profile.remote:
+        raise ClusterError(
+            f"cluster {profile.name} at {profile.address} is shared: Workbench does not stop it",
+            "`workbench cluster use local` to work here, or `cluster forget` to drop it",
+        )
     if profile is not None and head.answers(profile):
         from workbench.services.serve import stop_all  # deferred: only a live head needs it
 
@@ -133,7 +139,8 @@ def status(settings: Settings) -> ClusterStatus:
     if not head.is_alive(profile):
         return ClusterStatus(profile=profile, up=False)
     connection = head.connect(settings)
-    start_samplers(settings)  # picks up nodes that joined since `cluster up`
+    if not profile.remote:  # Workbench runs its samplers on the clusters it starts
+        start_samplers(settings)  # picks up nodes that joined since `cluster up`
     return ClusterStatus(
         profile=profile,
         up=True,

@@ -1,0 +1,95 @@
+"""Shared clusters as profiles against real heads: `cluster connect` checks reachability, the
+token and token authentication itself; the profile is used with its own token file; a head
+without token authentication is refused unless --insecure, which then warns every time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.fixtures.heads import bare_head
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    """The token of every head on this machine (Ray's ~/.ray/auth_token), in a 0600 copy."""
+    copy = tmp_path / "team_token"
+    copy.write_text((Path.home() / ".ray" / "auth_token").read_text())
+    copy.chmod(0o600)
+    return copy
+
+
+@pytest.fixture
+def open_head(tmp_path: Path) -> Iterator[str]:
+    with bare_head(tmp_path / "open-head.log", auth=False) as address:
+        yield address
+
+
+def test_connect_checks_the_head_then_commands_use_its_token(
+    local_cluster: Path, tmp_path: Path, token_file: Path
+) -> None:
+    shared = json.loads((local_cluster / "cluster.json").read_text())["address"]
+    member = tmp_path / "member"  # another user's home: this head is not theirs
+    wrong = tmp_path / "wrong_token"
+    wrong.write_text("not-the-token")
+    wrong.chmod(0o600)
+    refused = run_cli(member, "cluster", "connect", "team", "--address", shared,
+                      "--token-file", str(wrong))  # fmt: skip
+    assert refused.returncode == 2
+    assert f"the cluster at {shared} refused the token" in refused.stderr
+    token_file.chmod(0o644)
+    loose = run_cli(member, "cluster", "connect", "team", "--address", shared,
+                    "--token-file", str(token_file))  # fmt: skip
+    assert loose.returncode == 2
+    assert "can be read by others" in loose.stderr
+    token_file.chmod(0o600)
+
+    done = run_cli(member, "cluster", "connect", "team", "--address", shared,
+                   "--token-file", str(token_file), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["name"] == "team"
+    assert oct((member / "clusters.json").stat().st_mode & 0o777) == "0o600"
+    status = run_cli(member, "cluster", "status", "--json")
+    assert status.returncode == 0, status.stderr[-2000:]
+    document = json.loads(status.stdout)
+    assert (document["up"], document["name"], document["remote"]) == (True, "team", True)
+    assert document["resources"]["CPU"] == 2  # the head's, reached with the profile's token
+    listed = json.loads(run_cli(member, "cluster", "ls", "--json").stdout)
+    assert [(r["name"], r["current"], r["up"]) for r in listed] == [("local", False, False),
+                                                                   ("team", True, True)]  # fmt: skip
+    down = run_cli(member, "cluster", "down")
+    assert down.returncode == 2
+    assert "is shared: Workbench does not stop it" in down.stderr
+    token = token_file.read_text().strip()
+    for result in (refused, loose, done, status, down):
+        assert token not in result.stdout + result.stderr
+    assert token not in (member / "clusters.json").read_text()
+    assert run_cli(member, "cluster", "use", "local").returncode == 0
+    assert run_cli(member, "cluster", "forget", "team").returncode == 0
+    assert json.loads(run_cli(member, "cluster", "ls", "--json").stdout)[0]["current"] is True
+
+
+def test_a_head_without_token_auth_is_refused_unless_insecure(
+    open_head: str, home: Path, token_file: Path
+) -> None:
+    refused = run_cli(home, "cluster", "connect", "open", "--address", open_head,
+                      "--token-file", str(token_file))  # fmt: skip
+    assert refused.returncode == 2
+    assert "checks no token: anyone who reaches it can run code on it" in refused.stderr
+    assert not (home / "clusters.json").exists()
+    accepted = run_cli(home, "cluster", "connect", "open", "--address", open_head, "--insecure")
+    assert accepted.returncode == 0, accepted.stderr[-2000:]
+    assert "warning: cluster open checks no token" in accepted.stderr
+    for _ in range(2):  # every time, not once
+        status = run_cli(home, "cluster", "status", "--json")
+        assert status.returncode == 0, status.stderr[-2000:]
+        assert "warning: cluster open at" in status.stderr
+        assert json.loads(status.stdout)["insecure"] is True
+    listed = run_cli(home, "cluster", "ls")
+    assert "NONE (insecure)" in listed.stdout
