@@ -169,3 +169,34 @@ def test_requests_reach_the_sink_with_status_and_latency(
     assert json.loads(seen[0].inputs or "null")["country"] == list(trained[1]["country"].head(2))
     assert len(json.loads(seen[0].outputs or "null")) == 2
     assert all(r.latency_ms > 0 for r in seen)
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("evil.example:80", 403),  # a name rebound to 127.0.0.1 by someone else's DNS
+        ("127.0.0.1.nip.io", 403),
+        ("LOCALHOST:8000", 200),
+        ("[::1]:8000", 200),
+        ("models.internal:8000", 200),  # allowed by WORKBENCH_ALLOWED_HOSTS below
+    ],
+)
+def test_a_foreign_host_header_is_refused(
+    model: ServedModel,
+    trained: tuple[Path, pd.DataFrame],
+    host: str,
+    status: int,
+) -> None:
+    from workbench.serving.hosts import allowed_hosts_from
+
+    options = AppOptions(allowed_hosts=allowed_hosts_from({}, ("models.internal",)))
+    body = {"dataframe_records": trained[1].head(1).to_dict(orient="records")}
+    with serve_in_thread(make_app(LocalScorer(model), options)) as base:
+        answered = _post(base, body, headers={"host": host})
+        assert answered.status_code == status, answered.text
+        if status == 403:
+            assert answered.json()["error_code"] == "FORBIDDEN_HOST"
+            assert (
+                requests.get(f"{base}/ping", headers={"host": host}, timeout=5).status_code == 403
+            )
+        assert _post(base, body).status_code == 200  # the client's own 127.0.0.1:PORT

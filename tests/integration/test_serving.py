@@ -136,6 +136,10 @@ def test_serve_predict_and_token(served: Served) -> None:
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert served.token() not in json.dumps(summary)
     assert served.post(headers={"content-type": "application/json"}).status_code == 401
+    # DNS rebinding: a foreign Host is refused by the replica, through Serve's proxy.
+    rebound = served.post(headers={**served.headers(), "host": "evil.example"})
+    assert rebound.status_code == 403, rebound.text
+    assert rebound.json()["error_code"] == "FORBIDDEN_HOST"
 
     rows_file = served.home.parent / "rows.json"
     rows_file.write_bytes(served.body(5))

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -34,6 +35,7 @@ from workbench.serving.errors import (
     ScoringError,
     Unauthorized,
 )
+from workbench.serving.hosts import LOOPBACK_HOSTS, HostCheck
 from workbench.serving.payload import parse_body
 from workbench.serving.signature import Columns, InputSchema
 
@@ -76,6 +78,7 @@ class AppOptions:
     timeout_s: float = 30.0
     on_request: RequestSink | None = None
     sample_rate: float = 1.0
+    allowed_hosts: tuple[str, ...] | None = LOOPBACK_HOSTS
 
 
 def make_app(scorer: Scorer, options: AppOptions) -> Starlette:
@@ -139,7 +142,11 @@ def make_app(scorer: Scorer, options: AppOptions) -> Starlette:
         Route("/version", version, methods=["GET"]),
         Route("/metadata", metadata, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: _not_found, 405: _not_allowed},
+        middleware=[Middleware(HostCheck, allowed=options.allowed_hosts)],
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

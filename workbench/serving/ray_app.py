@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -21,6 +22,7 @@ from workbench.core.deployments import DeploymentSpec, RequestRecord, Routing
 from workbench.core.settings import Settings
 from workbench.core.version import __version__
 from workbench.serving.app import AppOptions, Scored, make_app
+from workbench.serving.hosts import allowed_hosts_from
 from workbench.serving.lanes import ModelLane, Result
 from workbench.serving.replica import RequestLog, VersionRouter
 from workbench.serving.signature import Columns, InputSchema
@@ -61,6 +63,7 @@ class ModelServer:
             timeout_s=self.spec.limits.timeout_s,
             on_request=self.log.add,
             sample_rate=self.spec.sample_rate,
+            allowed_hosts=allowed_hosts_from(os.environ),
         )
         return make_app(self, options)
 

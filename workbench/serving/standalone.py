@@ -17,6 +17,7 @@ from typing import Any
 
 from workbench.serving.app import DEFAULT_MAX_BODY_BYTES, AppOptions, Scored, make_app
 from workbench.serving.errors import Overloaded
+from workbench.serving.hosts import ALLOWED_HOSTS_ENV, allowed_hosts_from
 from workbench.serving.model import ServedModel, read_info
 from workbench.serving.signature import Columns
 
@@ -93,6 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-auth", action="store_true", help="serve without a token, on purpose")
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per prediction")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        help=f"answer this Host name too (repeatable; or ${ALLOWED_HOSTS_ENV}; * for any)",
+    )
     args = parser.parse_args(argv)
 
     try:  # before the model loads: a misconfigured container fails at once, saying why
@@ -105,7 +112,12 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn  # deferred: only the standalone server needs it
 
     model = ServedModel.load(args.model_dir, read_info(args.metadata))
-    options = AppOptions(token=token, max_body_bytes=args.max_body_bytes, timeout_s=args.timeout)
+    options = AppOptions(
+        token=token,
+        max_body_bytes=args.max_body_bytes,
+        timeout_s=args.timeout,
+        allowed_hosts=allowed_hosts_from(os.environ, tuple(args.allowed_host)),
+    )
     uvicorn.run(
         make_app(LocalScorer(model), options),
         host=args.host,
