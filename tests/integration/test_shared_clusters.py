@@ -60,6 +60,7 @@ def test_connect_checks_the_head_then_commands_use_its_token(
     document = json.loads(status.stdout)
     assert (document["up"], document["name"], document["remote"]) == (True, "team", True)
     assert document["resources"]["CPU"] == 2  # the head's, reached with the profile's token
+    assert document["warnings"] == []  # its dashboard and Serve proxy are on 127.0.0.1
     listed = json.loads(run_cli(member, "cluster", "ls", "--json").stdout)
     assert [(r["name"], r["current"], r["up"]) for r in listed] == [("local", False, False),
                                                                    ("team", True, True)]  # fmt: skip
@@ -93,3 +94,18 @@ def test_a_head_without_token_auth_is_refused_unless_insecure(
         assert json.loads(status.stdout)["insecure"] is True
     listed = run_cli(home, "cluster", "ls")
     assert "NONE (insecure)" in listed.stdout
+
+
+def test_a_dashboard_on_every_interface_is_a_warning(tmp_path: Path, token_file: Path) -> None:
+    home = tmp_path / "home"
+    with bare_head(tmp_path / "exposed-head.log", auth=True, dashboard_host="0.0.0.0") as address:
+        done = run_cli(home, "cluster", "connect", "exposed", "--address", address,
+                       "--token-file", str(token_file))  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        status = run_cli(home, "cluster", "status", "--json")
+        assert status.returncode == 0, status.stderr[-2000:]
+        warnings = json.loads(status.stdout)["warnings"]
+        assert len(warnings) == 1, warnings
+        assert warnings[0].startswith("the dashboard listens on 0.0.0.0:")
+        text = run_cli(home, "cluster", "status")
+        assert "warning: the dashboard listens on 0.0.0.0:" in text.stderr

@@ -82,6 +82,8 @@ def status(as_json: bool) -> None:
         click.echo(f"  {name:<20} {shown}")
     for node in info.nodes:
         click.echo(f"  node {node}")
+    for warning in info.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @cluster.command("connect")

@@ -21,9 +21,6 @@ UNREACHABLE = "unreachable"
 
 _CLUSTER_ID = "/ray.rpc.NodeInfoGcsService/GetClusterId"
 _KV_GET = "/ray.rpc.InternalKVGcsService/InternalKVGet"
-# InternalKVGetRequest {bytes key = 1; bytes namespace = 2}, encoded by hand: the metadata Ray
-# writes at `ray start` (ray._common.usage: CLUSTER_METADATA in the "cluster" namespace).
-_METADATA_REQUEST = b"\x0a\x10CLUSTER_METADATA" + b"\x12\x07cluster"
 
 
 @dataclass(frozen=True)
@@ -86,18 +83,44 @@ def _call(
 
 
 def _read_versions(channel: object, verdict: str, token: str | None, timeout_s: float) -> Probe:
-    """The probe's verdict with the cluster's versions (left out when they cannot be read)."""
+    """The probe's verdict with the cluster's versions (left out when they cannot be read):
+    the metadata Ray writes at `ray start` (CLUSTER_METADATA in the "cluster" namespace)."""
+    found = _kv_get(channel, b"cluster", b"CLUSTER_METADATA", token, timeout_s)
+    try:
+        document = json.loads(found or b"{}")
+    except ValueError:
+        return Probe(verdict)
+    return Probe(verdict, "", document.get("ray_version"), document.get("python_version"))
+
+
+def dashboard_address(address: str, token: str | None, timeout_s: float = 5.0) -> str | None:
+    """HOST:PORT the head's dashboard announced in the GCS (None: no dashboard, or unread)."""
     import grpc
 
+    channel = grpc.insecure_channel(address)
+    try:
+        found = _kv_get(channel, b"dashboard", b"dashboard", token, timeout_s)
+    finally:
+        channel.close()
+    return found.decode() if found else None
+
+
+def _kv_get(
+    channel: object, namespace: bytes, key: bytes, token: str | None, timeout_s: float
+) -> bytes | None:
+    """One value of the GCS key-value store; None when absent or unreadable."""
+    import grpc
+
+    # InternalKVGetRequest {bytes key = 1; bytes namespace = 2}, encoded by hand.
+    request = bytes([0x0A, len(key)]) + key + bytes([0x12, len(namespace)]) + namespace
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
     try:
         reply = channel.unary_unary(_KV_GET)(  # type: ignore[attr-defined]
-            _METADATA_REQUEST, timeout=timeout_s, metadata=metadata
+            request, timeout=timeout_s, metadata=metadata
         )
-        document = json.loads(_field(reply, 2) or b"{}")
+        return _field(reply, 2)
     except (grpc.RpcError, ValueError):
-        return Probe(verdict)
-    return Probe(verdict, "", document.get("ray_version"), document.get("python_version"))
+        return None
 
 
 def _field(message: bytes, number: int) -> bytes | None:

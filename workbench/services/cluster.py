@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from workbench.compute import cluster as head
@@ -60,6 +61,8 @@ class ClusterStatus:
     resources: Mapping[str, float] = field(default_factory=dict)
     hint: str = ""
     node_details: tuple[NodeInfo, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """Listeners of the cluster that reach past loopback (its dashboard, its Serve proxy)."""
 
     @property
     def mode(self) -> str:
@@ -76,6 +79,7 @@ class ClusterStatus:
             document["nodes"] = list(self.nodes)
             document["resources"] = dict(self.resources)
             document["node_details"] = [asdict(node) for node in self.node_details]
+            document["warnings"] = list(self.warnings)
         return document
 
 
@@ -147,7 +151,24 @@ def status(settings: Settings) -> ClusterStatus:
         nodes=tuple(connection.nodes),
         resources=dict(connection.resources),
         node_details=_node_details(),
+        warnings=tuple(exposures(profile)),
     )
+
+
+def exposures(profile: ClusterProfile) -> list[str]:
+    """The cluster's dashboard and Serve proxy where they reach past loopback, as warnings."""
+    from workbench.compute.exposure import exposed
+    from workbench.compute.remote import dashboard_address
+
+    dashboard = profile.dashboard_url
+    if profile.remote:
+        token = None if profile.insecure else Path(profile.token_file).read_text().strip()
+        dashboard = dashboard_address(profile.address, token) or ""
+    ports = {"Serve proxy": profile.serve_port}
+    dashboard_port = dashboard.rpartition(":")[2]
+    if dashboard_port.isdigit():
+        ports["dashboard"] = int(dashboard_port)
+    return exposed(profile.address.rpartition(":")[0], ports)
 
 
 def _node_details() -> tuple[NodeInfo, ...]:

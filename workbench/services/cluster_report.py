@@ -84,6 +84,7 @@ def cluster_report(settings: Settings, now: datetime | None = None) -> ClusterRe
                 nodes=tuple(document.get("nodes", [])),
                 resources={k: float(v) for k, v in document.get("resources", {}).items()},
                 node_details=nodes,
+                warnings=tuple(str(w) for w in document.get("warnings", [])),
             )
     catalogue = _catalogue_file(settings)
     telemetry = None

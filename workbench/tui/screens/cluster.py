@@ -81,7 +81,10 @@ class ClusterScreen(DataScreen[ClusterReport]):
         return cluster_report(self.workspace.settings, self.workspace.now())
 
     def show(self, data: ClusterReport) -> None:
-        self.query_one("#head", Static).update(_head_text(data))
+        head = self.query_one("#head", Static)
+        profile = data.status.profile
+        head.border_title = f"Cluster: {profile.name}" if profile is not None else "Local head"
+        head.update(_head_text(data))
         self.query_one("#catalogue", Static).update(_catalogue_text(data))
         self.query_one("#nodes", Static).update(_nodes(data))
         self._show_telemetry(data.telemetry)
@@ -187,14 +190,26 @@ def _head_text(data: ClusterReport) -> Text:
             (ray, "dim"),
         )
     state = ("up", "bold green") if data.status.up else ("DOWN", "bold red")
-    text = Text.assemble(
-        "state      ", state, "\n",
-        f"address    {profile.address}\n",
-        f"dashboard  {profile.dashboard_url}\n",
-        f"offers     {profile.cpus} CPU, {profile.gpus} GPU (as started)\n",
-        f"started    {profile.started_at}\n",
-        (ray, "dim"),
-    )  # fmt: skip
+    if profile.remote:
+        auth = ("NONE: anyone who reaches it can run code", "bold red") if profile.insecure else (
+            f"token ({profile.token_file})", "")  # fmt: skip
+        text = Text.assemble(
+            "state      ", state, "\n",
+            f"address    {profile.address} (shared: `cluster use local` to leave)\n",
+            "auth       ", auth, "\n",
+            (ray, "dim"),
+        )  # fmt: skip
+    else:
+        text = Text.assemble(
+            "state      ", state, "\n",
+            f"address    {profile.address}\n",
+            f"dashboard  {profile.dashboard_url}\n",
+            f"offers     {profile.cpus} CPU, {profile.gpus} GPU (as started)\n",
+            f"started    {profile.started_at}\n",
+            (ray, "dim"),
+        )  # fmt: skip
+    for warning in data.status.warnings:
+        text.append(f"\nwarning: {warning}", style="bold red")
     if data.problem:
         text.append(f"\nnodes unreadable: {data.problem}", style="red")
     return text
