@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fixtures.heads import bare_head
+from tests.fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -109,3 +110,78 @@ def test_a_dashboard_on_every_interface_is_a_warning(tmp_path: Path, token_file:
         assert warnings[0].startswith("the dashboard listens on 0.0.0.0:")
         text = run_cli(home, "cluster", "status")
         assert "warning: the dashboard listens on 0.0.0.0:" in text.stderr
+
+
+SHIPPED_SPEC = """
+[project]
+name = "shipped"
+
+[params]
+how = { type = "str", default = "attached", help = "a new value runs the step again" }
+
+[[steps]]
+name = "where"
+function = "shipped_steps:where"
+outputs = ["where"]
+params = ["how"]
+"""
+SHIPPED_STEPS = """
+import json
+from pathlib import Path
+
+
+def where(ctx):
+    here = Path(__file__).resolve()
+    found = {"file": str(here), "secret_shipped": (here.parent / "secret.txt").exists()}
+    (ctx.output_dir("where") / "where.json").write_text(json.dumps(found))
+"""
+
+
+def _shipped_project(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "workbench.toml").write_text(SHIPPED_SPEC)
+    (root / "shipped_steps.py").write_text(SHIPPED_STEPS)
+    (root / ".gitignore").write_text("secret.txt\n")
+    (root / "secret.txt").write_text("never leaves this machine")
+    return root
+
+
+def _where(member: Path, run_id: str) -> dict[str, object]:
+    from workbench.core.settings import load_settings
+
+    found = load_settings(member).run_dir(run_id) / "artifacts" / "where" / "where.json"
+    return dict(json.loads(found.read_text()))
+
+
+def test_a_run_on_a_shared_cluster_ships_the_project_to_its_workers(
+    local_cluster: Path, tmp_path: Path, token_file: Path
+) -> None:
+    """Attached and detached: the step's code is imported from the copy Ray unpacked for the
+    job (not the driver's folder), and what .gitignore names stays behind."""
+    shared = json.loads((local_cluster / "cluster.json").read_text())["address"]
+    member = tmp_path / "member"
+    done = run_cli(member, "cluster", "connect", "team", "--address", shared,
+                   "--token-file", str(token_file), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["dashboard_url"].startswith("http://127.0.0.1:")
+    project = _shipped_project(tmp_path / "project")
+
+    attached = run_cli(member, "run", str(project), "--json")
+    assert attached.returncode == 0, attached.stderr[-2000:]
+    seen = _where(member, json.loads(attached.stdout)["run_id"])
+    assert "runtime_resources" in str(seen["file"]), seen
+    assert not str(seen["file"]).startswith(str(project)), seen
+    assert seen["secret_shipped"] is False
+
+    detached = run_cli(member, "run", str(project), "--detach", "--param", "how=detached", "--json")
+    assert detached.returncode == 0, detached.stderr[-2000:]
+    run_id = json.loads(detached.stdout)["run_id"]
+
+    def ended() -> str | None:
+        shown = json.loads(run_cli(member, "runs", "show", run_id, "--json").stdout)
+        return str(shown["status"]) if shown["status"] not in ("queued", "running") else None
+
+    assert wait_until(ended, 180, "the detached run to end", 1.0) == "finished"
+    seen = _where(member, run_id)
+    assert "runtime_resources" in str(seen["file"]), seen
+    assert seen["secret_shipped"] is False

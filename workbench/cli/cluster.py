@@ -99,9 +99,19 @@ def status(as_json: bool) -> None:
     is_flag=True,
     help="Accept a head that checks no token (every command that uses it then warns).",
 )
+@click.option(
+    "--dashboard",
+    metavar="URL",
+    help="Where its dashboard (and Jobs API) answers; default: the address the head announced.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the saved profile as JSON.")
 def connect(
-    name: str, address: str, token_file: Path | None, insecure: bool, as_json: bool
+    name: str,
+    address: str,
+    token_file: Path | None,
+    insecure: bool,
+    dashboard: str | None,
+    as_json: bool,
 ) -> None:
     """Check a shared cluster and save it as NAME, the cluster in use from now on.
 
@@ -116,7 +126,7 @@ def connect(
     with console(stderr=True).status(f"checking the head at {address} ..."):
         saved = clusters.connect(
             load_settings(), name, address, token_file.expanduser() if token_file else None,
-            insecure=insecure,
+            insecure=insecure, dashboard=dashboard,
         )  # fmt: skip
     if as_json:
         emit_json(_profile_json(saved))

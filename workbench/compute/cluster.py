@@ -9,6 +9,7 @@ embedded Ray on this machine's cores.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from workbench.compute.errors import ClusterError
@@ -34,6 +36,7 @@ from workbench.compute.profile import (
     use,
     write_profile,
 )
+from workbench.compute.shipping import project_runtime_env
 from workbench.core.errors import first_line
 from workbench.core.settings import RAY_NAMESPACE, Settings
 
@@ -180,8 +183,15 @@ def cluster_down(settings: Settings) -> ClusterProfile | None:
     return profile
 
 
-def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connection:
-    """Connect this process to Ray: the saved cluster, else an embedded one (idempotent)."""
+def connect(
+    settings: Settings, *, embedded_cpus: int | None = None, ship: Path | None = None
+) -> Connection:
+    """Connect this process to Ray: the saved cluster, else an embedded one (idempotent).
+
+    `ship`: a project folder to send to a shared cluster's nodes with this driver's job (see
+    `compute.shipping`); a local head shares this machine's disk and needs none, and a driver
+    submitted as a Ray job already carries its project.
+    """
     profile = read_profile(settings)
     if profile is not None:
         _check_reachable(profile)
@@ -196,6 +206,8 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
     if not ray.is_initialized():
         quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
         if profile is not None:
+            if ship is not None and profile.remote and submission_id() is None:
+                quiet["runtime_env"] = project_runtime_env(ship)
             try:
                 ray.init(address=profile.address, namespace=RAY_NAMESPACE, **quiet)
             except (ConnectionError, RuntimeError) as error:
@@ -215,6 +227,21 @@ def connect(settings: Settings, *, embedded_cpus: int | None = None) -> Connecti
                 **quiet,
             )
     return describe(profile)
+
+
+def submission_id() -> str | None:
+    """The Ray job submission id when this process is a submitted job's driver, else None
+    (Ray hands a job's driver its config, metadata included, in RAY_JOB_CONFIG_JSON_ENV_VAR)."""
+    try:
+        config = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR") or "{}")
+    except ValueError:
+        return None
+    found = (
+        (config.get("metadata") or {}).get("job_submission_id")
+        if isinstance(config, dict)
+        else None
+    )
+    return str(found) if found else None
 
 
 def insecure_warning(profile: ClusterProfile) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.compute.context import CHECKPOINT_META, StepContext, TrainContext
+from workbench.compute.shipping import project_dir_here
 from workbench.core.errors import WorkbenchError
 
 
@@ -41,12 +42,14 @@ class StepCall:
 
     function: str  # "package.module:function"
     project_dir: str
+    shipped: bool = False  # the project travels in the job's runtime env (compute.shipping)
 
 
 def load_function(call: StepCall) -> Any:
     """Import `module:function` with the project directory first on sys.path."""
-    if call.project_dir not in sys.path:
-        sys.path.insert(0, call.project_dir)
+    project_dir = project_dir_here(call.project_dir, call.shipped)
+    if project_dir not in sys.path:
+        sys.path.insert(0, project_dir)
     module_name, _, attribute = call.function.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attribute)

@@ -19,7 +19,7 @@ from workbench.compute import profile as profiles
 from workbench.compute.cluster import is_alive
 from workbench.compute.errors import ClusterError
 from workbench.compute.profile import LOCAL, ClusterProfile
-from workbench.compute.remote import BAD_TOKEN, NO_AUTH, UNREACHABLE, probe
+from workbench.compute.remote import BAD_TOKEN, NO_AUTH, UNREACHABLE, dashboard_address, probe
 from workbench.core.errors import InvalidInputError
 from workbench.core.settings import Settings
 
@@ -44,9 +44,16 @@ class ProfileRow:
 
 
 def connect(
-    settings: Settings, name: str, address: str, token_file: Path | None, *, insecure: bool
+    settings: Settings,
+    name: str,
+    address: str,
+    token_file: Path | None,
+    *,
+    insecure: bool,
+    dashboard: str | None = None,
 ) -> ClusterProfile:
-    """Check a shared cluster, save it as `name` and make it the one in use."""
+    """Check a shared cluster, save it as `name` and make it the one in use. `dashboard`
+    (where its Jobs API answers) defaults to the address the head announced."""
     _check_name(name)
     _check_address(address)
     token = _read_token(token_file) if token_file is not None else None
@@ -76,9 +83,12 @@ def connect(
     if problem:
         raise ClusterError(f"cannot join the cluster at {address}: {problem}",
                            "install the cluster's Ray and Python versions here")  # fmt: skip
+    if dashboard is None:
+        announced = dashboard_address(address, token, PROBE_TIMEOUT_S)
+        dashboard = f"http://{announced}" if announced else ""
     saved = ClusterProfile(
         address=address,
-        dashboard_url="",
+        dashboard_url=dashboard.rstrip("/"),
         process_group=0,
         cpus=0,
         gpus=0,

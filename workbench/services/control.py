@@ -13,7 +13,8 @@ from typing import Any
 from workbench.catalogue.pipelines import PipelineLedger
 from workbench.compute import cluster
 from workbench.compute.errors import ClusterError
-from workbench.compute.profile import read_profile
+from workbench.compute.profile import ClusterProfile, read_profile
+from workbench.compute.shipping import project_runtime_env
 from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
 from workbench.core.settings import Settings
@@ -44,15 +45,11 @@ def submit_detached(settings: Settings, request: RunRequest) -> dict[str, Any]:
             tags={"project_dir": str(project_dir), "detached": "true"},
             status=RunStatus.QUEUED,
         )
-        command = [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "run",
-            str(project_dir),
-            "--adopt",
-            run_id,
-        ]
+        # A shared cluster's head does not see this disk: the project travels with the job
+        # and its driver starts in the unpacked copy, with the head's own Python.
+        shipped = project_runtime_env(project_dir) if profile.remote else {}
+        python, where = ("python", ".") if shipped else (sys.executable, str(project_dir))
+        command = [python, "-m", "workbench.cli", "run", where, "--adopt", run_id]
         for key, value in request.overrides.items():
             command += ["--param", f"{key}={value}"]
         if request.workers is not None:
@@ -60,7 +57,7 @@ def submit_detached(settings: Settings, request: RunRequest) -> dict[str, Any]:
         if request.gpus_per_worker is not None:
             command += ["--gpus-per-worker", str(request.gpus_per_worker)]
         try:
-            job_id = _submit(profile.dashboard_url, shlex.join(command), run_id, settings)
+            job_id = _submit(profile, shlex.join(command), run_id, settings, shipped)
         except WorkbenchError as error:
             catalogue.set_status(run_id, RunStatus.FAILED, error=error.message)
             raise
@@ -68,20 +65,32 @@ def submit_detached(settings: Settings, request: RunRequest) -> dict[str, Any]:
     return {"run_id": run_id, "job_id": job_id, "status": "queued"}
 
 
-def _submit(dashboard_url: str, entrypoint: str, run_id: str, settings: Settings) -> str:
+def _submit(
+    profile: ClusterProfile,
+    entrypoint: str,
+    run_id: str,
+    settings: Settings,
+    runtime_env: dict[str, Any],
+) -> str:
     """Submit the driver as a Ray job, waiting out a job agent that is still starting."""
     from ray.job_submission import JobSubmissionClient  # deferred: needs the dashboard
 
+    if not profile.dashboard_url:
+        raise ClusterError(
+            f"cluster {profile.name} has no dashboard on record, and jobs go through it",
+            f"connect again with --dashboard URL: workbench cluster connect {profile.name} ...",
+        )
     deadline = time.monotonic() + SUBMIT_WAIT_S
-    env = {"WORKBENCH_HOME": str(settings.home), "RAY_AUTH_MODE": "token"}
+    env = {"WORKBENCH_HOME": str(settings.home),
+           "RAY_AUTH_MODE": "disabled" if profile.insecure else "token"}  # fmt: skip
     while True:
         try:
-            client = JobSubmissionClient(dashboard_url)
+            client = JobSubmissionClient(profile.dashboard_url)
             return str(
                 client.submit_job(
                     entrypoint=entrypoint,
                     submission_id=f"workbench-{run_id[:12]}",
-                    runtime_env={"env_vars": env},
+                    runtime_env={**runtime_env, "env_vars": env},
                 )
             )
         except (RuntimeError, ConnectionError) as error:
@@ -128,9 +137,9 @@ def _signal_driver(settings: Settings, driver: dict[str, Any]) -> bool:
         profile = read_profile(settings)
         if profile is None:
             raise WorkbenchError("the run was submitted to a cluster that is no longer saved")
+        cluster.connect(settings)  # first: Ray reads its auth mode once, when it is imported
         from ray.job_submission import JobSubmissionClient
 
-        cluster.connect(settings)
         JobSubmissionClient(profile.dashboard_url).stop_job(job_id)
         return True
     pid = driver.get("pid")

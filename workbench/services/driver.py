@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from workbench.catalogue.pipelines import PipelineLedger
+from workbench.compute.cluster import submission_id
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
 
@@ -25,7 +26,7 @@ def driver_info() -> dict[str, Any]:
     return {
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "job_id": os.environ.get("RAY_JOB_SUBMISSION_ID"),
+        "job_id": submission_id(),
     }
 
 

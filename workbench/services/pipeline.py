@@ -29,6 +29,7 @@ from workbench.catalogue.models import ModelLedger
 from workbench.catalogue.pipelines import Artifact, PipelineLedger, StepOutcome
 from workbench.compute import cluster
 from workbench.compute.context import StepContext, TrainContext
+from workbench.compute.shipping import ships_project
 from workbench.compute.steps import StepCall, StepFailed, context_fields, run_task, run_torch
 from workbench.core.entities import RunStatus
 from workbench.core.errors import InvalidInputError, WorkbenchError
@@ -139,12 +140,17 @@ def prepare(
 
 def run_pipeline(settings: Settings, request: RunRequest, events: PipelineEvents) -> RunResult:
     """Run (or resume) a project's pipeline to the end; raises StepFailed or RunCancelled."""
-    spec, params, resources = prepare(settings, request)
-    connection = cluster.connect(settings)
-    if any(s.distributed for s in spec.steps):
-        cluster.require_resources(
-            resources.workers, resources.cpus_per_worker, resources.gpus_per_worker
-        )
+    try:
+        spec, params, resources = prepare(settings, request)
+        connection = cluster.connect(settings, ship=request.project_dir.resolve())
+        if any(s.distributed for s in spec.steps):
+            cluster.require_resources(
+                resources.workers, resources.cpus_per_worker, resources.gpus_per_worker
+            )
+    except Exception as error:
+        if request.adopt_run_id:  # a queued run must not wait for a driver that gave up
+            _fail_queued(settings, request.adopt_run_id, error)
+        raise
     catalogue = open_catalogue(settings)
     try:
         ledger = PipelineLedger(catalogue)
@@ -157,6 +163,17 @@ def run_pipeline(settings: Settings, request: RunRequest, events: PipelineEvents
                 return driver.run(request, events)
     finally:
         catalogue.close()
+
+
+def _fail_queued(settings: Settings, run_id: str, error: Exception) -> None:
+    message = (
+        error.message if isinstance(error, WorkbenchError) else f"{type(error).__name__}: {error}"
+    )
+    with open_catalogue(settings) as catalogue:
+        if catalogue.get_run(run_id).status == RunStatus.QUEUED:
+            catalogue.set_status(
+                run_id, RunStatus.FAILED, error=f"the driver could not start: {message}"
+            )
 
 
 def _open_run(
@@ -291,7 +308,7 @@ class _Driver:
             cpus_per_worker=self.resources.cpus_per_worker,
             gpus_per_worker=self.resources.gpus_per_worker,
         )
-        call = StepCall(step.function, str(project_dir))
+        call = StepCall(step.function, str(project_dir), shipped=ships_project())
         self.ledger.step_started(self.run_id, step.name, self.attempt, key)
         self.catalogue.flush()
         try:
