@@ -3,7 +3,8 @@ each node's telemetry: a live nvitop-like panel per node and the last hour as ch
 
 Not live on a fast timer: reading the nodes runs a child `workbench cluster status`, which
 joins the cluster and costs seconds. It reloads when shown and on `R`. `u` starts a local
-head and `D` stops it, each after a confirmation, in a child process.
+head and `D` stops it, each after a confirmation, in a child process. `s` opens the cluster
+switcher: use another saved cluster, connect a shared one, forget one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from workbench.services.cluster_report import (
 from workbench.services.telemetry_view import ClusterTelemetry
 from workbench.tui.screens.base import DataScreen, Freshness
 from workbench.tui.widgets.chart import Chart, Series
+from workbench.tui.widgets.cluster_switcher import ClusterSwitcher
 from workbench.tui.widgets.confirm import ConfirmDialog
 from workbench.tui.widgets.node_panel import NodePanel
 from workbench.tui.widgets.topbar import TopBar
@@ -56,10 +58,16 @@ class ClusterScreen(DataScreen[ClusterReport]):
     ClusterScreen #telemetry Chart { height: 12; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "switch_cluster", "Switch cluster"),
         Binding("u", "cluster_up", "Start head"),
         Binding("D", "cluster_down", "Stop head"),
     ]
     PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        (
+            "Switch cluster",
+            "use another saved cluster, connect a shared one or forget one (cluster use|connect)",
+            "switch_cluster",
+        ),
         ("Start local cluster", "start a local Ray head (cluster up)", "cluster_up"),
         ("Stop local cluster", "stop the local Ray head (cluster down)", "cluster_down"),
         ("Refresh cluster", "read the cluster's nodes and the catalogue again", "reload"),
@@ -125,6 +133,15 @@ class ClusterScreen(DataScreen[ClusterReport]):
         charts[2].plot(
             [Series(f"{node.hostname} GPU{i}", points) for node in nodes for i, points in node.gpus]
         )
+
+    def action_switch_cluster(self) -> None:
+        """Open the cluster switcher (s); reload when it changed the cluster in use."""
+
+        def switched(name: str | None) -> None:
+            if name is not None:
+                self.action_reload()
+
+        self.app.push_screen(ClusterSwitcher(self.workspace.settings), switched)
 
     def action_cluster_up(self) -> None:
         """Start a local head after a confirmation (u)."""
@@ -195,7 +212,7 @@ def _head_text(data: ClusterReport) -> Text:
             f"token ({profile.token_file})", "")  # fmt: skip
         text = Text.assemble(
             "state      ", state, "\n",
-            f"address    {profile.address} (shared: `cluster use local` to leave)\n",
+            f"address    {profile.address} (shared: s switches cluster)\n",
             "auth       ", auth, "\n",
             (ray, "dim"),
         )  # fmt: skip
@@ -238,6 +255,11 @@ def _catalogue_text(data: ClusterReport) -> Text:
 def _nodes(data: ClusterReport) -> Table | Text:
     if data.status.profile is None:
         return Text("no cluster: offline. Press u to start a local head.", style="dim")
+    if not data.status.up and data.status.profile.remote:
+        return Text(
+            "disconnected: the shared cluster's head does not answer; s switches cluster.",
+            style="yellow",
+        )
     if not data.status.up:
         return Text(
             "disconnected: the saved head is down; u starts a new one, D forgets it.",
