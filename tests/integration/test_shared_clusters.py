@@ -185,3 +185,11 @@ def test_a_run_on_a_shared_cluster_ships_the_project_to_its_workers(
     seen = _where(member, run_id)
     assert "runtime_resources" in str(seen["file"]), seen
     assert seen["secret_shipped"] is False
+    # Its driver's output, through the Jobs API: all of it, and followed to the job's end.
+    for follow in ((), ("--follow",)):
+        logs = run_cli(member, "runs", "logs", run_id, *follow, timeout=120)
+        assert logs.returncode == 0, logs.stderr[-2000:]
+        assert f"finished run {run_id}" in logs.stdout
+    kept_none = run_cli(member, "runs", "logs", json.loads(attached.stdout)["run_id"])
+    assert kept_none.returncode == 2
+    assert "no log kept" in kept_none.stderr

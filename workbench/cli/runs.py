@@ -282,3 +282,30 @@ def cancel(run: str) -> None:
 
     status = cancel_run(load_settings(), run)
     click.echo(f"run {run} {status}")
+
+
+@runs.command("logs")
+@click.argument("run")
+@click.option("--follow", "-f", is_flag=True, help="Go on printing until the run ends.")
+def logs(run: str, follow: bool) -> None:
+    """Print RUN's driver output: a detached run's Ray job log (through the cluster's Jobs
+    API, from anywhere) or the log of a run launched from the app.
+
+    \b
+    Ctrl-C stops following; the run goes on. Examples:
+      workbench runs logs 3f2a9c
+      workbench runs logs 3f2a9c --follow
+    """
+    import sys
+
+    from workbench.core.settings import load_settings
+    from workbench.services.run_logs import print_logs
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    try:
+        print_logs(load_settings(), run, write, follow=follow)
+    except KeyboardInterrupt:
+        click.echo("stopped following; the run goes on", err=True)

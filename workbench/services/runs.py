@@ -223,7 +223,7 @@ def run_log(
                 f"{_ray_temp_dir()}/session_*/logs on the head, and it is not on this machine",
             )  # fmt: skip
         return RunLog(tuple(_tail(found, lines)), str(found), f"driver log of Ray job {job_id}")
-    launched = _launch_log(settings, run)
+    launched = launch_log_of(settings, run)
     if launched is not None:
         return RunLog(tuple(_tail(launched, lines)), str(launched), f"output of {launched.name}")
     where = f" (pid {driver['pid']} on {driver.get('host', '?')})" if driver.get("pid") else ""
@@ -253,7 +253,7 @@ def _tail(path: Path, lines: int) -> list[str]:
     return text.splitlines()[-lines:] if lines > 0 else []
 
 
-def _launch_log(settings: Settings, run: Run) -> Path | None:
+def launch_log_of(settings: Settings, run: Run) -> Path | None:
     """The log of the app's launch of `run`: one of the newest `logs/run-<project>-*.log`
     written since the run was created whose first lines name the run (`run <id12> ...`)."""
     since = run.created_at.replace(tzinfo=UTC).timestamp() - LAUNCH_LOG_SLACK_S
