@@ -143,6 +143,10 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
+    if "--json" in sys.argv[1:]:
+        from workbench.cli.render import keep_stdout_for_json
+
+        keep_stdout_for_json()
     try:
         cli(prog_name="workbench")
     finally:

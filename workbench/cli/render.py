@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,9 +22,23 @@ STATUS_STYLE = {
 }
 
 
+_json_stdout: TextIO | None = None
+
+
+def keep_stdout_for_json() -> None:
+    """With --json, stdout carries the one document alone: anything else printed meanwhile
+    (Ray prints its own messages, such as a node marked dead, on the driver's stdout) goes
+    to stderr."""
+    global _json_stdout
+    _json_stdout = sys.stdout
+    sys.stdout = sys.stderr
+
+
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout and nothing else (the --json contract)."""
-    sys.stdout.write(json.dumps(document, indent=2, default=_json_default) + "\n")
+    out = _json_stdout or sys.stdout
+    out.write(json.dumps(document, indent=2, default=_json_default) + "\n")
+    out.flush()
 
 
 def _json_default(value: Any) -> Any:

@@ -253,9 +253,14 @@ def _pin_code_version(deployment: Any, version: str) -> None:
 
 
 def start_http(port: int) -> None:
-    """Start Serve's HTTP ingress on 127.0.0.1:`port` (a no-op when it is already up)."""
+    """Start Serve's HTTP ingress on 127.0.0.1:`port` (a no-op when it is already up).
+
+    One proxy, on the head: a proxy on every node with a replica (Serve's default) would
+    listen on each node's loopback, which nothing outside that node can reach, and two nodes
+    on one machine would fight over the port.
+    """
     _quiet_serve()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
 
 
 def delete(name: str) -> None:
