@@ -18,6 +18,7 @@ from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static
 
+from tests.fixtures.heads import bare_head
 from tests.tui.screen_text import shows
 from workbench.compute.profile import ClusterProfile, current_name, remote_profiles, save_remote
 from workbench.core.settings import Settings
@@ -25,7 +26,6 @@ from workbench.tui.app import WorkbenchApp
 from workbench.tui.context import Workspace
 from workbench.tui.screens.base import DataScreen
 from workbench.tui.screens.cluster import ClusterScreen
-from workbench.tui.widgets import connect_form
 from workbench.tui.widgets.cluster_switcher import ClusterSwitcher
 from workbench.tui.widgets.confirm import ConfirmDialog
 from workbench.tui.widgets.connect_form import ConnectForm
@@ -171,37 +171,32 @@ async def test_connect_shows_each_refusal_under_the_form_and_saves_nothing(
         assert isinstance(app.screen, ClusterSwitcher)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 async def test_a_cluster_that_passes_is_saved_used_and_shown(
-    app: WorkbenchApp, fixed_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: WorkbenchApp, fixed_workspace: Workspace, tmp_path: Path
 ) -> None:
-    """The probe needs a real head (tests/services cover it); here a stand-in passes."""
+    """A real head with token authentication: the form's check passes and the cluster is used."""
     settings = fixed_workspace.settings
-    asked: list[tuple[str, str, Path | None, bool]] = []
-
-    def passes(
-        settings: Settings, name: str, address: str, token_file: Path | None, *, insecure: bool
-    ) -> ClusterProfile:
-        asked.append((name, address, token_file, insecure))
-        save_shared(settings, name, address)
-        return remote_profiles(settings)[name]
-
-    monkeypatch.setattr(connect_form, "connect", passes)
+    token_file = tmp_path / "lab.token"
+    token_file.write_text((Path.home() / ".ray" / "auth_token").read_text())
+    token_file.chmod(0o600)
     notes = Notes()
-    async with app.run_test(size=(120, 40), message_hook=notes) as pilot:
-        await open_switcher(app, pilot)
-        token_file = token(tmp_path, 0o600)
-        await fill_connect_form(pilot, "new-lab", "127.0.0.1:3", token_file)
-        await until(pilot, lambda: isinstance(app.screen, ClusterScreen), "both dialogs closed")
-        screen = app.screen
-        assert isinstance(screen, ClusterScreen)
-        await until(
-            pilot,
-            lambda: screen.query_one("#head", Static).border_title == "Cluster: new-lab",
-            "the head panel to show new-lab",
-        )
-    assert asked == [("new-lab", "127.0.0.1:3", token_file, False)]
+    with bare_head(tmp_path / "head.log", auth=True) as address:
+        async with app.run_test(size=(120, 40), message_hook=notes) as pilot:
+            await open_switcher(app, pilot)
+            await fill_connect_form(pilot, "new-lab", address, token_file)
+            await until(pilot, lambda: isinstance(app.screen, ClusterScreen), "both dialogs closed")
+            screen = app.screen
+            assert isinstance(screen, ClusterScreen)
+            await until(
+                pilot,
+                lambda: screen.query_one("#head", Static).border_title == "Cluster: new-lab",
+                "the head panel to show new-lab",
+            )
     assert current_name(settings) == "new-lab"
-    assert notes.said("new-lab at 127.0.0.1:3 is saved and in use")
+    assert remote_profiles(settings)["new-lab"].token_file == str(token_file.resolve())
+    assert notes.said(f"new-lab at {address} is saved and in use")
 
 
 async def test_forget_asks_first(app: WorkbenchApp, fixed_workspace: Workspace) -> None:
