@@ -5,6 +5,8 @@ without token authentication is refused unless --insecure, which then warns ever
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,6 +192,14 @@ def test_a_run_on_a_shared_cluster_ships_the_project_to_its_workers(
         logs = run_cli(member, "runs", "logs", run_id, *follow, timeout=120)
         assert logs.returncode == 0, logs.stderr[-2000:]
         assert f"finished run {run_id}" in logs.stdout
+    # The token travels in no job's metadata, entrypoint or runtime environment.
+    dashboard = json.loads(done.stdout)["dashboard_url"]
+    jobs = subprocess.run(["ray", "job", "list", "--address", dashboard],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "RAY_AUTH_MODE": "token"})  # fmt: skip
+    assert jobs.returncode == 0, jobs.stderr[-2000:]
+    assert f"workbench-{run_id[:12]}" in jobs.stdout
+    assert token_file.read_text().strip() not in jobs.stdout + jobs.stderr
     kept_none = run_cli(member, "runs", "logs", json.loads(attached.stdout)["run_id"])
     assert kept_none.returncode == 2
     assert "no log kept" in kept_none.stderr
