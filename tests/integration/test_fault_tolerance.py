@@ -31,6 +31,10 @@ MAINTENANCE = REPO / "sample_projects" / "predictive_maintenance"
 # Small enough for CI; 10 epochs (~0.8 s each on a warm cluster) so that a kill ~3 s after
 # epoch 1 reached the catalogue still lands mid-run (6 epochs raced it in a full-suite run).
 PARAMS = {"n_machines": "400", "epochs": "10", "batch_size": "32"}
+# A killed driver's Train workers live on until Ray reaps its job (seconds, more under load):
+# enough epochs that they cannot finish the run meanwhile (10 did once, in CI, and the resume
+# then had nothing left to train).
+DRIVER_KILL_PARAMS = {**PARAMS, "epochs": "30"}
 
 
 class Quiet:
@@ -143,7 +147,7 @@ def test_sigkill_the_driver_marks_crashed_then_resume_continues(local_cluster: P
     home = local_cluster
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env["WORKBENCH_HOME"] = str(home)
-    args = ["run", str(MAINTENANCE)] + [f"--param={k}={v}" for k, v in PARAMS.items()]
+    args = ["run", str(MAINTENANCE)] + [f"--param={k}={v}" for k, v in DRIVER_KILL_PARAMS.items()]
     driver = subprocess.Popen(
         [sys.executable, "-m", "workbench.cli", *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -185,7 +189,7 @@ def test_sigkill_the_driver_marks_crashed_then_resume_continues(local_cluster: P
     rows = json.loads(run_cli(home, "catalogue", "sql", query, "--json").stdout)
     _assert_no_duplicate_metric_rows(rows)
     for row in rows:
-        assert row["n"] == int(PARAMS["epochs"])
+        assert row["n"] == int(DRIVER_KILL_PARAMS["epochs"])
         # Training continued from the checkpoint, not from epoch 0.
         assert row["first_resumed"] is not None
         assert row["first_resumed"] > checkpoint_step - 1
