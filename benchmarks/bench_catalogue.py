@@ -466,7 +466,8 @@ def git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a minute or two")
-    parser.add_argument("--part", choices=("all", "ingest", "query"), default="all")
+    parser.add_argument("--part", choices=("all", "ingest", "query", "team"), default="all")
+    parser.add_argument("--team-seconds", type=float, default=60.0, help="the team load's span")
     parser.add_argument("--full", action="store_true", help="log all ingest points to MLflow too")
     parser.add_argument("--mlflow-points", type=int, help="points logged to MLflow (100,000)")
     parser.add_argument("--query-runs", type=int, help="runs in the query benchmark (10,000)")
@@ -487,8 +488,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("all", "query"):
             figures["query"] = query(s, Path(tmp))
             figures["large"] = large_query(s, Path(tmp))
+        if args.part == "team":  # a Ray cluster of its own: not part of "all"
+            from catalogue_team import print_team, team_load
+
+            figures["team"] = team_load(Path(tmp), args.team_seconds)
     figures["load_end"] = load()
-    report(figures)
+    if "team" in figures:
+        print_team(figures["team"])
+    else:
+        report(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         log(f"figures written to {args.json}")
