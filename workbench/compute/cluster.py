@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from workbench.compute.errors import ClusterError
 from workbench.compute.gpus import gpu_count
 from workbench.compute.haproxy import haproxy_dir, serve_ingress_env, stop_haproxy
 from workbench.compute.loopback_site import FOLDER
-from workbench.compute.ports import free_port, port_free
+from workbench.compute.ports import free_port, port_free, takes_connection
 from workbench.compute.profile import (
     LOCAL,
     ClusterProfile,
@@ -148,12 +147,9 @@ def answers(profile: ClusterProfile) -> bool:
 
 
 def _takes_connection(address: str) -> bool:
+    """Whether a head's HOST:PORT takes a connection (a killed head's group may linger)."""
     host, _, port = address.rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=0.5).close()
-    except (OSError, ValueError):  # nothing listens (a killed head's group may linger)
-        return False
-    return True
+    return port.isdigit() and takes_connection(host, int(port))
 
 
 def serving_since(settings: Settings) -> datetime | None:

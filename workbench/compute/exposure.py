@@ -14,6 +14,8 @@ import socket
 
 import psutil
 
+from workbench.compute.ports import takes_connection
+
 WILDCARDS = ("0.0.0.0", "::")
 
 
@@ -33,7 +35,7 @@ def exposed(host: str, ports: dict[str, int]) -> list[str]:
         f"the {name} at {host}:{port} answers from this machine over the network: anyone on "
         "that network can use it, without the token"
         for name, port in ports.items()
-        if _takes_connection(host, port)
+        if takes_connection(host, port, timeout_s=1.0)
     ]
 
 
@@ -70,11 +72,3 @@ def _is_this_machine(host: str) -> bool:
         return True
     mine = {a.address for nics in psutil.net_if_addrs().values() for a in nics}
     return host in mine
-
-
-def _takes_connection(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1.0).close()
-    except OSError:
-        return False
-    return True

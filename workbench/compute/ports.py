@@ -1,4 +1,5 @@
-"""Free TCP ports on 127.0.0.1 for a local cluster's listeners, none handed out twice."""
+"""TCP ports: free ones on 127.0.0.1 for a local cluster's listeners (none handed out twice),
+and whether something listens at a given one."""
 
 from __future__ import annotations
 
@@ -30,3 +31,12 @@ def free_port() -> int:
         if port not in _ISSUED_PORTS:
             _ISSUED_PORTS.add(port)
             return port
+
+
+def takes_connection(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True when a TCP connection to `host`:`port` opens within `timeout_s`."""
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True

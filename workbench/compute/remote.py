@@ -73,9 +73,8 @@ def _call(
     """None when the call succeeded, else (status code, first line of its details)."""
     import grpc
 
-    metadata = (("authorization", f"Bearer {token}"),) if token else ()
     try:
-        channel.unary_unary(method)(request, timeout=timeout_s, metadata=metadata)  # type: ignore[attr-defined]
+        channel.unary_unary(method)(request, timeout=timeout_s, metadata=_bearer(token))  # type: ignore[attr-defined]
     except grpc.RpcError as error:
         details = (error.details() or error.code().name).splitlines()
         return error.code(), details[0] if details else ""
@@ -113,14 +112,18 @@ def _kv_get(
 
     # InternalKVGetRequest {bytes key = 1; bytes namespace = 2}, encoded by hand.
     request = bytes([0x0A, len(key)]) + key + bytes([0x12, len(namespace)]) + namespace
-    metadata = (("authorization", f"Bearer {token}"),) if token else ()
     try:
         reply = channel.unary_unary(_KV_GET)(  # type: ignore[attr-defined]
-            request, timeout=timeout_s, metadata=metadata
+            request, timeout=timeout_s, metadata=_bearer(token)
         )
         return _field(reply, 2)
     except (grpc.RpcError, ValueError):
         return None
+
+
+def _bearer(token: str | None) -> tuple[tuple[str, str], ...]:
+    """The gRPC metadata Ray's token authentication reads (none without a token)."""
+    return (("authorization", f"Bearer {token}"),) if token else ()
 
 
 def _field(message: bytes, number: int) -> bytes | None:

@@ -130,17 +130,25 @@ def cancel_run(settings: Settings, ref: str, wait_s: float = 20.0) -> RunStatus:
         return status
 
 
+def job_client(settings: Settings, job_id: str) -> Any:
+    """A Ray JobSubmissionClient for the cluster in use, which ran Ray job `job_id`."""
+    profile = read_profile(settings)
+    if profile is None or not profile.dashboard_url:
+        raise ClusterError(
+            f"the run is Ray job {job_id}, and no saved cluster has a dashboard to ask",
+            "`workbench cluster use NAME` for the cluster it was submitted to",
+        )
+    cluster.connect(settings)  # first: Ray reads its auth mode once, when it is imported
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(profile.dashboard_url)
+
+
 def _signal_driver(settings: Settings, driver: dict[str, Any]) -> bool:
     """Ask the run's driver to stop; False while there is no driver on record to ask."""
     job_id = driver.get("job_id")
     if job_id:
-        profile = read_profile(settings)
-        if profile is None:
-            raise WorkbenchError("the run was submitted to a cluster that is no longer saved")
-        cluster.connect(settings)  # first: Ray reads its auth mode once, when it is imported
-        from ray.job_submission import JobSubmissionClient
-
-        JobSubmissionClient(profile.dashboard_url).stop_job(job_id)
+        job_client(settings, str(job_id)).stop_job(job_id)
         return True
     pid = driver.get("pid")
     if not pid or driver.get("host") != socket.gethostname():

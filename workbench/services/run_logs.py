@@ -15,13 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from workbench.catalogue.pipelines import PipelineLedger
-from workbench.compute import cluster
-from workbench.compute.errors import ClusterError
-from workbench.compute.profile import read_profile
 from workbench.core.entities import Run
 from workbench.core.errors import InvalidInputError
 from workbench.core.settings import Settings
 from workbench.owner import open_catalogue
+from workbench.services.control import job_client
 from workbench.services.runs import launch_log_of
 
 FOLLOW_POLL_S = 0.5
@@ -49,16 +47,7 @@ def print_logs(settings: Settings, ref: str, write: Write, *, follow: bool = Fal
 
 
 def _job_logs(settings: Settings, job_id: str, write: Write, follow: bool) -> None:
-    profile = read_profile(settings)
-    if profile is None or not profile.dashboard_url:
-        raise ClusterError(
-            f"the run is Ray job {job_id}, and no saved cluster has a dashboard to ask",
-            "`workbench cluster use NAME` for the cluster it was submitted to",
-        )
-    cluster.connect(settings)  # first: Ray reads its auth mode once, when it is imported
-    from ray.job_submission import JobSubmissionClient
-
-    client = JobSubmissionClient(profile.dashboard_url)
+    client = job_client(settings, job_id)
     if not follow:
         write(client.get_job_logs(job_id))
         return
