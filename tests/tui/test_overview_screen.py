@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from textual.widgets import Static
@@ -154,3 +154,17 @@ def test_nodes_that_do_not_fit_become_one_line_each_then_a_count() -> None:
     assert counted == ["a  no GPU", " C32% M50%", "+2 more: c shows every node"]
     assert _nodes_text((), 22, 4).plain == NO_TELEMETRY_SHORT
     assert _nodes_text((), 60, 4).plain == NO_TELEMETRY
+
+
+def test_the_cluster_line_names_a_shared_cluster_and_how_it_is_guarded() -> None:
+    from workbench.services.cluster import ClusterProfile, ClusterStatus
+    from workbench.services.overview import Overview
+    from workbench.tui.screens.overview import _cluster_text
+
+    shared = ClusterProfile("10.0.0.5:6379", "", 0, 0, 0, "2026-12-01T00:00:00+00:00",
+                            name="team", remote=True)  # fmt: skip
+    overview = Overview(cluster=ClusterStatus(profile=shared, up=True), running=(),
+                        deployments=(), recent=(), window_end=datetime(2026, 12, 1))  # fmt: skip
+    assert _cluster_text(overview).plain == (
+        "shared cluster team at 10.0.0.5:6379: up, token auth  (Cluster screen: s switches)"
+    )

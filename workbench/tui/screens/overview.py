@@ -104,6 +104,13 @@ def _cluster_text(data: Overview) -> Text:
             "  (Cluster screen: u starts a local head)",
         )
     profile = cluster.profile
+    if profile.remote:
+        auth = ("checks NO token", "bold red") if profile.insecure else ("token auth", "")
+        state = ("up", "bold green") if cluster.up else ("not answering", "bold red")
+        return Text.assemble(
+            f"shared cluster {profile.name} at {profile.address}: ", state, ", ", auth,
+            "  (Cluster screen: s switches)",
+        )  # fmt: skip
     saved = f"{profile.cpus} CPU, {profile.gpus} GPU as saved"
     if not cluster.up:
         return Text.assemble(
